@@ -1,0 +1,184 @@
+"""Pixels in, pixels out: every image the project touches becomes an H×W×4 uint8 RGBA array here.
+
+One place decides what an image *is* (its decoded RGBA pixels, never its PNG bytes), so the plugin, the
+comparator and the server agree on content hashes whatever encoder produced the file. Decoding is guarded
+against decompression bombs and truncated files, because baselines and uploads come from outside.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from blake3 import blake3
+from PIL import Image
+
+#: Largest image we decode, in pixels (PostHog's limit: 50 M pixels, e.g. 7071×7071).
+MAX_PIXELS = 50_000_000
+#: Largest PNG file we read, in bytes (PostHog's limit).
+MAX_PNG_BYTES = 64 * 1024 * 1024
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image. The message names the input and what to do."""
+
+
+def content_hash(rgba: np.ndarray) -> str:
+    """Lower-case hex BLAKE3 of the RGBA pixel bytes: PostHog's image identity.
+
+    Hashing pixels rather than files means re-encoding a PNG never changes its identity.
+    """
+    return blake3(np.ascontiguousarray(rgba).data).hexdigest()
+
+
+def decode_png(data: bytes, *, name: str = "image") -> np.ndarray:
+    """Decode PNG bytes to RGBA, refusing bombs and truncated files with a message naming `name`."""
+    if len(data) > MAX_PNG_BYTES:
+        raise ImageError(
+            f"{name}: PNG is {len(data)} bytes, over the {MAX_PNG_BYTES}-byte limit; "
+            "capture a smaller region (clip or a locator) instead of the whole page"
+        )
+    if not data.startswith(PNG_SIGNATURE):
+        raise ImageError(f"{name}: not a PNG file (bad signature); expected PNG bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                _check_pixel_count(image.size, name)
+                image.load()
+                return pil_to_rgba(image, name=name)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: image too large to decode safely ({exc})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(
+            f"{name}: cannot decode PNG ({exc}); the file is corrupt or truncated, "
+            "delete it and re-create it (for a baseline: run with --approve)"
+        ) from exc
+
+
+def read_png(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a PNG file to RGBA; errors name the file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read image ({exc.strerror})") from exc
+    if size > MAX_PNG_BYTES:
+        raise ImageError(f"{path}: PNG is {size} bytes, over the {MAX_PNG_BYTES}-byte limit")
+    return decode_png(path.read_bytes(), name=str(path))
+
+
+def encode_png(rgba: np.ndarray, *, compress_level: int = 1) -> bytes:
+    """Encode RGBA to PNG. Level 1 is ~5× faster than the default and only slightly larger;
+    hashes are of pixels, so the level never changes an image's identity."""
+    buffer = io.BytesIO()
+    Image.fromarray(as_rgba(rgba), "RGBA").save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write bytes so a reader sees the old file or the new one, never half of either.
+
+    A baseline interrupted mid-write would turn the next run into a confusing decode error; a
+    temporary file in the same folder plus os.replace rules that out.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_png(path: str | os.PathLike[str], image: np.ndarray | bytes) -> None:
+    """Write an RGBA array (or ready PNG bytes) atomically."""
+    write_atomic(path, image if isinstance(image, bytes) else encode_png(image))
+
+
+def pil_to_rgba(image: Image.Image, *, name: str = "image") -> np.ndarray:
+    """Convert any PIL mode to RGBA pixels (palette, grey, 16-bit, CMYK ...)."""
+    _check_pixel_count(image.size, name)
+    if image.mode == "RGBA":
+        array = np.asarray(image)
+    else:
+        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            # 16/32-bit grey: scale to 8 bits the way browsers display it.
+            image = image.point(lambda value: value / 256).convert("L")
+        array = np.asarray(image.convert("RGBA"))
+    return _finish(array, name)
+
+
+def as_rgba(value: Any, *, name: str = "image") -> np.ndarray:
+    """Normalise an array-like image to a contiguous H×W×4 uint8 array.
+
+    Accepts H×W×4 (RGBA) and H×W×3 (RGB, made opaque) uint8 arrays; anything else is a clear error,
+    because silently casting floats or dropping channels would compare the wrong pixels.
+    """
+    if not isinstance(value, np.ndarray):
+        raise ImageError(f"{name}: expected a numpy array, got {type(value).__name__}")
+    if value.dtype != np.uint8:
+        raise ImageError(
+            f"{name}: pixel dtype is {value.dtype}, expected uint8; "
+            "convert with (array * 255).clip(0, 255).astype('uint8') for floats in 0..1"
+        )
+    if value.ndim != 3 or value.shape[2] not in (3, 4):
+        raise ImageError(
+            f"{name}: array shape is {value.shape}, expected (height, width, 4) RGBA "
+            "or (height, width, 3) RGB"
+        )
+    if value.shape[2] == 3:
+        alpha = np.full(value.shape[:2] + (1,), 255, dtype=np.uint8)
+        value = np.concatenate([value, alpha], axis=2)
+    return _finish(value, name)
+
+
+def load_rgba(source: Any, *, name: str = "image") -> np.ndarray:
+    """Turn any supported image source into RGBA pixels.
+
+    Sources: PNG bytes, a path to a PNG file, a PIL image, or an H×W×3/H×W×4 uint8 numpy array.
+    """
+    if isinstance(source, np.ndarray):
+        return as_rgba(source, name=name)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_png(bytes(source), name=name)
+    if isinstance(source, (str, os.PathLike)):
+        return read_png(source)
+    if isinstance(source, Image.Image):
+        return pil_to_rgba(source, name=name)
+    raise ImageError(
+        f"{name}: cannot use a {type(source).__module__}.{type(source).__qualname__} as an image; "
+        "pass a Playwright Page/Locator/ElementHandle, PNG bytes, a path to a PNG, "
+        "a PIL image or a uint8 numpy array"
+    )
+
+
+def _check_pixel_count(size: tuple[int, int], name: str) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name}: image is empty ({width}×{height}); nothing to compare")
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{name}: image is {width}×{height} = {width * height} pixels, over the "
+            f"{MAX_PIXELS}-pixel limit (decompression-bomb guard); capture a smaller region"
+        )
+
+
+def _finish(array: np.ndarray, name: str) -> np.ndarray:
+    height, width = array.shape[:2]
+    _check_pixel_count((width, height), name)
+    return np.ascontiguousarray(array, dtype=np.uint8)

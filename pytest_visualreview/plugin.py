@@ -1,0 +1,1 @@
+"""pytest hooks only: options, ini keys, the marker, fixtures, session start and finish."""

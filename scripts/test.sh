@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Run the project's whole test suite (what CI runs). Sets up first if needed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

@@ -1,0 +1,64 @@
+"""What one `snapshot(...)` call produced: the unit the session collects, reports and uploads.
+
+Records are plain, JSON-serialisable data so xdist workers can send them to the controller and the
+report and manifest can be built from them without touching pytest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """How a snapshot compared with its baseline."""
+
+    UNCHANGED = "unchanged"  # within tolerance of the baseline (or identical)
+    CHANGED = "changed"  # differs beyond tolerance, or changed size
+    NEW = "new"  # no baseline yet
+    ERROR = "error"  # could not be captured or compared (the message says why)
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """One snapshot's result. Paths are absolute strings; None where the file does not exist."""
+
+    nodeid: str
+    name: str
+    identifier: str
+    outcome: Outcome
+    width: int = 0
+    height: int = 0
+    content_hash: str = ""
+    baseline_path: str | None = None
+    expected_path: str | None = None  # copy of the baseline in the output folder, for reports
+    actual_path: str | None = None
+    diff_path: str | None = None
+    diff_pixel_count: int | None = None
+    diff_ratio: float | None = None
+    allowed_diff_pixels: int | None = None
+    size_mismatch: bool = False
+    expected_size: tuple[int, int] | None = None  # (width, height) of the baseline
+    approved: bool = False  # a new/changed snapshot accepted as the baseline by --approve
+    message: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        """Did this snapshot fail its test (before --approve accepted it)?"""
+        return self.outcome is not Outcome.UNCHANGED and not self.approved
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["outcome"] = self.outcome.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SnapshotRecord:
+        values = dict(data)
+        values["outcome"] = Outcome(values["outcome"])
+        if values.get("expected_size") is not None:
+            values["expected_size"] = tuple(values["expected_size"])
+        return cls(**values)

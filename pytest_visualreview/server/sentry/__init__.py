@@ -1,4 +1,4 @@
-"""Sentry's preprod snapshots API on the reference server, so the official sentry-cli can upload here.
+"""Sentry's preprod snapshots API on the reference server, so the official sentry-cli works here.
 
 Pure layers (no I/O, unit-tested alone): ``manifest`` (the POST body and its 400 messages),
 ``categorize`` (added/removed/renamed/skipped and the threshold rule), ``objectstore`` (the wire

@@ -1,8 +1,9 @@
 """Pixels in, pixels out: every image the project touches becomes an H×W×4 uint8 RGBA array here.
 
-One place decides what an image *is* (its decoded RGBA pixels, never its PNG bytes), so the plugin, the
-comparator and the server agree on content hashes whatever encoder produced the file. Decoding is guarded
-against decompression bombs and truncated files, because baselines and uploads come from outside.
+One place decides what an image *is* (its decoded RGBA pixels, never its PNG bytes), so the plugin,
+the comparator and the server agree on content hashes whatever encoder produced the file.
+Decoding is guarded against decompression bombs and truncated files, because baselines and uploads
+come from outside.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def decode_png(data: bytes, *, name: str = "image") -> np.ndarray:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name}: image too large to decode safely ({exc})") from exc
+        raise ImageError(
+            f"{name}: image too large to decode safely ({exc}); refused by the "
+            "decompression-bomb guard, capture a smaller region (clip or a locator)"
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(
             f"{name}: cannot decode PNG ({exc}); the file is corrupt or truncated, "

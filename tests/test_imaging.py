@@ -1,0 +1,147 @@
+"""imaging: every bad input is an ImageError whose message names the input and says what to do."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pytest_visualreview import imaging
+from pytest_visualreview.imaging import ImageError
+
+
+def _png_bytes(rgba: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    body = kind + payload
+    return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A tiny, valid-looking PNG whose header claims width×height RGBA pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    # One compressed row of zeros stands in for the data: the header alone must be refused.
+    idat = zlib.compress(b"\0" * (1 + 4 * min(width, 1024)), 9)
+    return (
+        imaging.PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    )
+
+
+def test_round_trip_keeps_pixels_and_hash() -> None:
+    rgba = np.arange(3 * 5 * 4, dtype=np.uint8).reshape(3, 5, 4)
+    decoded = imaging.decode_png(imaging.encode_png(rgba), name="round-trip")
+    assert np.array_equal(decoded, rgba)
+    assert imaging.content_hash(decoded) == imaging.content_hash(rgba)
+    # The hash is of pixels, not of the file: another encoder setting gives the same identity.
+    again = imaging.decode_png(imaging.encode_png(rgba, compress_level=9), name="level 9")
+    assert imaging.content_hash(again) == imaging.content_hash(rgba)
+
+
+def test_rgb_array_becomes_opaque_rgba() -> None:
+    rgb = np.full((2, 3, 3), 7, dtype=np.uint8)
+    rgba = imaging.as_rgba(rgb, name="rgb")
+    assert rgba.shape == (2, 3, 4)
+    assert (rgba[..., 3] == 255).all() and (rgba[..., :3] == 7).all()
+
+
+def test_palette_png_expands_like_pngjs() -> None:
+    """Palette + transparency becomes RGBA with the palette's alpha (pngjs's decoding)."""
+    image = Image.new("P", (2, 1))
+    image.putpalette([255, 0, 0, 0, 0, 255])
+    image.putpixel((1, 0), 1)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=bytes([255, 0]))
+    rgba = imaging.decode_png(buffer.getvalue(), name="palette")
+    assert rgba.tolist() == [[[255, 0, 0, 255], [0, 0, 255, 0]]]
+
+
+def test_wrong_dtype_names_input_and_fix() -> None:
+    with pytest.raises(ImageError, match=r"baseline\.png: pixel dtype is float64.*uint8"):
+        imaging.as_rgba(np.zeros((2, 2, 4)), name="baseline.png")
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (2, 2, 2), (2, 2, 5), (2, 2, 4, 1)])
+def test_wrong_channel_count_names_input(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ImageError, match=r"capture 'home': array shape is .*expected \(height"):
+        imaging.as_rgba(np.zeros(shape, dtype=np.uint8), name="capture 'home'")
+
+
+@pytest.mark.parametrize("shape", [(0, 5, 4), (5, 0, 4), (0, 0, 3)])
+def test_empty_image_names_input(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ImageError, match=r"header: image is empty"):
+        imaging.as_rgba(np.zeros(shape, dtype=np.uint8), name="header")
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
+    data = _bomb_png(8_000, 8_000)  # 64 M pixels from a file of a few hundred bytes
+    assert len(data) < 1000
+    with pytest.raises(ImageError, match=r"upload\.png: image is 8000×8000 .*decompression-bomb"):
+        imaging.decode_png(data, name="upload.png")
+
+
+def test_huge_bomb_is_refused_by_pillows_guard_too() -> None:
+    """Past Pillow's own limit (89 M pixels) Pillow refuses at open; the message still names the
+    input and says what to do."""
+    data = _bomb_png(20_000, 20_000)
+    with pytest.raises(
+        ImageError, match=r"upload\.png: image too large .*capture a smaller region"
+    ):
+        imaging.decode_png(data, name="upload.png")
+
+
+def test_png_over_byte_limit_is_refused() -> None:
+    data = imaging.PNG_SIGNATURE + b"\0" * imaging.MAX_PNG_BYTES
+    with pytest.raises(ImageError, match=r"big\.png: PNG is \d+ bytes, over the"):
+        imaging.decode_png(data, name="big.png")
+
+
+def test_truncated_png_names_input_and_fix() -> None:
+    rng = np.random.default_rng(1)
+    data = _png_bytes(rng.integers(0, 256, size=(64, 64, 4), dtype=np.uint8))
+    with pytest.raises(ImageError, match=r"baselines/home\.png: cannot decode PNG .*--approve"):
+        imaging.decode_png(data[: len(data) // 2], name="baselines/home.png")
+
+
+def test_truncated_png_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "home.png"
+    path.write_bytes(_png_bytes(np.zeros((32, 32, 4), dtype=np.uint8))[:40])
+    with pytest.raises(ImageError, match=str(path)):
+        imaging.read_png(path)
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "missing.png"
+    with pytest.raises(ImageError, match=r"missing\.png: cannot read image"):
+        imaging.load_rgba(path)
+
+
+@pytest.mark.parametrize("data", [b"GIF89a\x01\x00\x01\x00", b"", b"\xff\xd8\xff\xe0 JPEG"])
+def test_non_png_bytes_name_input(data: bytes) -> None:
+    with pytest.raises(ImageError, match=r"snapshot 'chart': not a PNG file"):
+        imaging.load_rgba(data, name="snapshot 'chart'")
+
+
+@pytest.mark.parametrize("value", [123, None, [[0, 0, 0, 0]], {"png": b""}])
+def test_unknown_type_names_input_and_accepted_types(value: object) -> None:
+    with pytest.raises(ImageError, match=r"footer: cannot use a .* as an image; pass .*PNG bytes"):
+        imaging.load_rgba(value, name="footer")
+
+
+def test_load_rgba_accepts_every_documented_source(tmp_path: Path) -> None:
+    rgba = np.zeros((2, 3, 4), dtype=np.uint8)
+    rgba[0, 0] = (1, 2, 3, 4)
+    data = _png_bytes(rgba)
+    path = tmp_path / "a.png"
+    path.write_bytes(data)
+    sources: list[object] = [rgba, data, bytearray(data), path, str(path), Image.open(path)]
+    for source in sources:
+        assert np.array_equal(imaging.load_rgba(source, name="src"), rgba), type(source)

@@ -1,0 +1,242 @@
+"""Image ingest and the comparison job: the I/O half of Sentry's snapshot diffing.
+
+Ingest: sentry-cli keys objects by sha256 of the file bytes. We recompute that hash (a key that
+lies is refused), decode the image with the server's bomb guard, write the bytes to the shared
+blob store under the sha256, and record the BLAKE3 pixel hash beside it, so the Sentry API and the
+PostHog API agree on what is "the same image" even when the files differ.
+
+Comparison: ``categorize.plan`` decides everything that needs no pixels; each remaining pair is
+diffed with the project's pixelmatch comparator at threshold 0.01 with anti-aliased pixels
+ignored, which is Sentry's odiff setting (sensitivity 0.01, ``antialiasing=True``): both compare
+the YIQ colour delta against ``35215 * t**2``. Images of different sizes are padded top-left with
+transparent pixels to the common canvas, like Sentry. Counts can differ from odiff's by a few
+pixels on anti-aliased edges (the two AA detectors are not identical).
+
+Jobs run on a small thread pool. The database is the queue: a comparison is ``pending`` or
+``processing`` until it is finished, and :meth:`Comparer.resume` requeues those after a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import posixpath
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image
+
+from ...diff import compare as pixel_compare
+from ...imaging import MAX_PIXELS, ImageError, content_hash, decode_png, pil_to_rgba
+from ..blobs import BlobStore
+from ..store import Store
+from . import db
+from .categorize import MAX_DIFF_PIXELS, ImageResult, decide, plan
+from .views import SnapshotRow
+
+log = logging.getLogger(__name__)
+
+#: odiff's per-pixel colour sensitivity in Sentry (``ODIFF_SENSITIVITY_DIFF_THRESHOLD``).
+SENSITIVITY = 0.01
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class IngestError(ValueError):
+    """An object we refuse to store; ``status`` is the per-operation HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def decode_image(data: bytes, name: str) -> tuple[np.ndarray, str]:
+    """PNG or JPEG bytes (the formats sentry-cli uploads) to RGBA and a content type."""
+    if data.startswith(PNG_SIGNATURE):
+        return decode_png(data, name=name), "image/png"
+    if data.startswith(JPEG_SIGNATURE):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as image:
+                    width, height = image.size
+                    if width * height > MAX_PIXELS:
+                        raise ImageError(f"{name}: {width}x{height} is over {MAX_PIXELS} pixels")
+                    image.load()
+                    return pil_to_rgba(image, name=name), "image/jpeg"
+        except ImageError:
+            raise
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise ImageError(f"{name}: cannot decode JPEG ({exc})") from exc
+    raise ImageError(f"{name}: not a PNG or JPEG file")
+
+
+def ingest(store: Store, blobs: BlobStore, project_id: int, sha256: str, data: bytes) -> bool:
+    """Verify and store one uploaded object; returns False if the project already had it."""
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise IngestError(400, f"key: the bytes hash to sha256 {actual}, not to the key's {sha256}")
+    if db.get_file(store, project_id, sha256) is not None:
+        return False
+    try:
+        rgba, content_type = decode_image(data, sha256)
+    except ImageError as exc:
+        raise IngestError(415, f"body: {exc}") from exc
+    blobs.put(sha256, data)  # blob first, then the row: a row always has its blob
+    db.add_file(
+        store,
+        project_id,
+        sha256,
+        blob_key=sha256,
+        size_bytes=len(data),
+        content_type=content_type,
+        pixel_hash=content_hash(rgba),
+        width=int(rgba.shape[1]),
+        height=int(rgba.shape[0]),
+    )
+    return True
+
+
+def mask_id(head_id: int, base_id: int, name: str) -> str:
+    """Sentry's ``diff_mask_image_id``: ``{head}/{base}/diff/{stem}.png``."""
+    stem = posixpath.splitext(name.replace("\\", "/").strip("/"))[0]
+    return f"{head_id}/{base_id}/diff/{stem}.png"
+
+
+def _load(store: Store, blobs: BlobStore, project_id: int, sha256: str) -> np.ndarray | None:
+    row = db.get_file(store, project_id, sha256)
+    if row is None:
+        return None
+    try:
+        data = blobs.get(str(row["blob_key"]))
+    except FileNotFoundError:
+        return None
+    return decode_image(data, sha256)[0]
+
+
+def diff_pair(
+    store: Store, blobs: BlobStore, head: SnapshotRow, base: SnapshotRow, name: str
+) -> ImageResult:
+    """Pixel-diff one matched name whose hashes differ."""
+    h, b = head.manifest.images[name], base.manifest.images[name]
+    result = ImageResult(
+        "errored",
+        head_hash=h.content_hash,
+        base_hash=b.content_hash,
+        before_width=b.width,
+        before_height=b.height,
+        after_width=h.width,
+        after_height=h.height,
+    )
+    try:
+        after = _load(store, blobs, head.project_id, h.content_hash)
+        before = _load(store, blobs, base.project_id, b.content_hash)
+    except ImageError:
+        result.reason = "image_processing_failed"
+        return result
+    if after is None or before is None:
+        result.reason = "image_fetch_failed"
+        return result
+    # Real sizes from the decoded files, not the manifest's claims.
+    result.before_height, result.before_width = (int(v) for v in before.shape[:2])
+    result.after_height, result.after_width = (int(v) for v in after.shape[:2])
+    canvas_w = max(before.shape[1], after.shape[1])
+    canvas_h = max(before.shape[0], after.shape[0])
+    result.aligned_height = int(canvas_h)
+    if canvas_w * canvas_h > MAX_DIFF_PIXELS:
+        result.reason = "exceeds_pixel_limit"
+        return result
+    found = pixel_compare(
+        before, after, threshold=SENSITIVITY, include_aa=False, diff_mask=True, diff_image=True
+    )
+    result.changed_pixels = int(found.diff_pixel_count)
+    result.total_pixels = int(found.total_pixels)
+    result.status = decide(
+        result.changed_pixels, result.total_pixels, head.manifest.threshold_for(name)
+    )
+    if result.changed_pixels and found.diff_image is not None:
+        mask = np.where(found.diff_image[:, :, 3] > 0, 255, 0).astype(np.uint8)
+        png = _mask_png(mask)
+        key = hashlib.sha256(png).hexdigest()
+        image_id = mask_id(head.id, base.id, name)
+        blobs.put(key, png)
+        db.add_file(
+            store,
+            head.project_id,
+            image_id,
+            blob_key=key,
+            size_bytes=len(png),
+            content_type="image/png",
+            width=int(canvas_w),
+            height=int(canvas_h),
+        )
+        result.diff_mask_image_id = image_id
+    return result
+
+
+def _mask_png(mask: np.ndarray) -> bytes:
+    """An ``L``-mode 0/255 PNG, as Sentry stores diff masks."""
+    out = io.BytesIO()
+    Image.fromarray(mask, mode="L").save(out, format="PNG", compress_level=6)
+    return out.getvalue()
+
+
+def run_comparison(store: Store, blobs: BlobStore, comparison_id: int) -> None:
+    """Claim, compute and finish one comparison (FAILED with a message on any error)."""
+    if not db.claim_comparison(store, comparison_id):
+        return
+    try:
+        comparison = db.get_comparison(store, comparison_id)
+        assert comparison is not None
+        head = db.get_snapshot(store, comparison.head_id)
+        base = db.get_snapshot(store, comparison.base_id)
+        if head is None or base is None:
+            db.fail_comparison(store, comparison_id, "internal_error", "snapshot row missing")
+            return
+        planned = plan(head.manifest, base.manifest)
+        results = dict(planned.results)
+        for name in planned.candidates:
+            results[name] = diff_pair(store, blobs, head, base, name)
+        db.finish_comparison(store, comparison_id, results)
+        if any(r.status in ("changed", "removed") for r in results.values()):
+            db.mark_needs_approval(store, head.id)
+    except Exception as exc:  # a job must never die silently: the API reports the failure
+        log.exception("sentry comparison %s failed", comparison_id)
+        db.fail_comparison(store, comparison_id, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+class Comparer:
+    """A small thread pool running comparison jobs for one server."""
+
+    def __init__(self, store: Store, blobs: BlobStore, threads: int = 2) -> None:
+        self.store = store
+        self.blobs = blobs
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sentry-compare")
+        self._lock = threading.Lock()
+        self._queued: set[int] = set()
+
+    def submit(self, comparison_id: int) -> None:
+        with self._lock:
+            if comparison_id in self._queued:
+                return
+            self._queued.add(comparison_id)
+        self._pool.submit(self._run, comparison_id)
+
+    def _run(self, comparison_id: int) -> None:
+        try:
+            run_comparison(self.store, self.blobs, comparison_id)
+        finally:
+            with self._lock:
+                self._queued.discard(comparison_id)
+
+    def resume(self) -> None:
+        """Requeue comparisons a previous process left pending or processing."""
+        for comparison_id in db.unfinished_comparisons(self.store):
+            self.submit(comparison_id)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

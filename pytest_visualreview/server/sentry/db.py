@@ -1,0 +1,390 @@
+"""The Sentry API's tables, on the server's one SQLite store (namespace ``sentry``).
+
+Sentry's model, flattened: a *snapshot* is Sentry's PreprodArtifact + SnapshotMetrics + manifest
+(the manifest is one JSON column, it is always read whole); a *comparison* is
+PreprodSnapshotComparison with its comparison.json in ``results``; *files* map the ids the read
+APIs hand out (sha256 of uploaded bytes, diff-mask ids) to blobs in the shared blob store, with the
+BLAKE3 pixel hash alongside so both APIs can tell identical images apart from identical files.
+
+Every function takes the :class:`~pytest_visualreview.server.store.Store`; nothing is cached.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ..store import Store, dumps, loads, now, parse_time
+from .categorize import ImageResult, summarize
+from .manifest import Manifest, SnapshotUpload, VcsInfo
+from .views import ApprovalRow, ComparisonRow, SnapshotRow
+
+NAMESPACE = "sentry"
+#: Append-only, like the core schema. Index i brings the namespace from version i to i + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE sentry_files (
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        image_id TEXT NOT NULL,
+        blob_key TEXT NOT NULL,
+        pixel_hash TEXT,
+        width INTEGER,
+        height INTEGER,
+        size_bytes INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (project_id, image_id)
+    );
+    CREATE TABLE sentry_snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        app_id TEXT NOT NULL,
+        head_sha TEXT,
+        base_sha TEXT,
+        provider TEXT,
+        head_repo_name TEXT,
+        base_repo_name TEXT,
+        head_ref TEXT,
+        base_ref TEXT,
+        pr_number INTEGER,
+        has_commit INTEGER NOT NULL,
+        is_selective INTEGER NOT NULL,
+        image_count INTEGER NOT NULL,
+        manifest TEXT NOT NULL,
+        created_by_token_id INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX sentry_snapshots_head
+        ON sentry_snapshots (project_id, app_id, head_sha, head_repo_name);
+    CREATE INDEX sentry_snapshots_base
+        ON sentry_snapshots (project_id, app_id, base_sha, base_repo_name);
+    CREATE TABLE sentry_comparisons (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        head_id INTEGER NOT NULL REFERENCES sentry_snapshots(id),
+        base_id INTEGER NOT NULL REFERENCES sentry_snapshots(id),
+        state TEXT NOT NULL,
+        error_code TEXT,
+        error_message TEXT,
+        results TEXT NOT NULL DEFAULT '{}',
+        summary TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        completed_at TEXT,
+        UNIQUE (head_id, base_id)
+    );
+    CREATE INDEX sentry_comparisons_state ON sentry_comparisons (state);
+    CREATE TABLE sentry_approvals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        snapshot_id INTEGER NOT NULL REFERENCES sentry_snapshots(id),
+        status TEXT NOT NULL,
+        token_id INTEGER,
+        approver_name TEXT,
+        auto INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX sentry_approvals_snapshot ON sentry_approvals (snapshot_id);
+    """,
+]
+
+
+def install(store: Store) -> None:
+    """Create or upgrade the tables (idempotent; called when the router is mounted)."""
+    store.ensure_schema(NAMESPACE, MIGRATIONS)
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def add_file(
+    store: Store,
+    project_id: int,
+    image_id: str,
+    *,
+    blob_key: str,
+    size_bytes: int,
+    content_type: str,
+    pixel_hash: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> None:
+    """Record that ``image_id`` of ``project_id`` is blob ``blob_key`` (write the blob first)."""
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO sentry_files (project_id, image_id, blob_key, pixel_hash, width,"
+            " height, size_bytes, content_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                project_id,
+                image_id,
+                blob_key,
+                pixel_hash,
+                width,
+                height,
+                size_bytes,
+                content_type,
+                now(),
+            ),
+        )
+
+
+def get_file(store: Store, project_id: int, image_id: str) -> sqlite3.Row | None:
+    return store.query_one(
+        "SELECT * FROM sentry_files WHERE project_id = ? AND image_id = ?", (project_id, image_id)
+    )
+
+
+def existing_files(store: Store, project_id: int, image_ids: list[str]) -> set[str]:
+    """Which of ``image_ids`` the project has (chunked to stay under SQLite's variable limit)."""
+    found: set[str] = set()
+    for start in range(0, len(image_ids), 500):
+        chunk = image_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = store.query(
+            f"SELECT image_id FROM sentry_files WHERE project_id = ? AND image_id IN ({marks})",
+            (project_id, *chunk),
+        )
+        found.update(str(row["image_id"]) for row in rows)
+    return found
+
+
+# -- snapshots -----------------------------------------------------------------------------------
+
+
+def _snapshot(row: sqlite3.Row) -> SnapshotRow:
+    vcs = VcsInfo(
+        head_sha=row["head_sha"],
+        base_sha=row["base_sha"],
+        provider=row["provider"],
+        head_repo_name=row["head_repo_name"],
+        base_repo_name=row["base_repo_name"],
+        head_ref=row["head_ref"],
+        base_ref=row["base_ref"],
+        pr_number=row["pr_number"],
+    )
+    return SnapshotRow(
+        id=int(row["id"]),
+        project_id=int(row["project_id"]),
+        app_id=str(row["app_id"]),
+        manifest=Manifest.from_json(row["manifest"]),
+        vcs=vcs,
+        created_at=parse_time(row["created_at"]).timestamp(),
+    )
+
+
+def create_snapshot(
+    store: Store, project_id: int, upload: SnapshotUpload, token_id: int | None
+) -> int:
+    vcs = upload.vcs
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "INSERT INTO sentry_snapshots (project_id, app_id, head_sha, base_sha, provider,"
+            " head_repo_name, base_repo_name, head_ref, base_ref, pr_number, has_commit,"
+            " is_selective, image_count, manifest, created_by_token_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                project_id,
+                upload.app_id,
+                vcs.head_sha,
+                vcs.base_sha,
+                vcs.provider,
+                vcs.head_repo_name,
+                vcs.base_repo_name,
+                vcs.head_ref,
+                vcs.base_ref,
+                vcs.pr_number,
+                int(vcs.has_commit),
+                int(upload.manifest.selective),
+                len(upload.manifest.images),
+                upload.manifest.to_json(),
+                token_id,
+                now(),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+
+def get_snapshot(store: Store, snapshot_id: int) -> SnapshotRow | None:
+    row = store.query_one("SELECT * FROM sentry_snapshots WHERE id = ?", (snapshot_id,))
+    return _snapshot(row) if row is not None else None
+
+
+def find_base(store: Store, head: SnapshotRow) -> SnapshotRow | None:
+    """The newest snapshot of the same project and app whose commit is the head's base commit."""
+    if not (head.vcs.base_sha and head.vcs.base_repo_name):
+        return None
+    row = store.query_one(
+        "SELECT * FROM sentry_snapshots WHERE project_id = ? AND app_id = ? AND has_commit = 1"
+        " AND head_sha = ? AND head_repo_name = ? AND id != ? ORDER BY id DESC LIMIT 1",
+        (head.project_id, head.app_id, head.vcs.base_sha, head.vcs.base_repo_name, head.id),
+    )
+    return _snapshot(row) if row is not None else None
+
+
+def heads_awaiting(store: Store, base: SnapshotRow) -> list[SnapshotRow]:
+    """Earlier heads whose base is this upload's commit and that have no successful comparison."""
+    if not (base.vcs.has_commit and base.vcs.head_sha and base.vcs.head_repo_name):
+        return []
+    rows = store.query(
+        "SELECT * FROM sentry_snapshots s WHERE project_id = ? AND app_id = ? AND base_sha = ?"
+        " AND base_repo_name = ? AND id != ? AND NOT EXISTS (SELECT 1 FROM sentry_comparisons c"
+        " WHERE c.head_id = s.id AND c.state = 'success') ORDER BY id",
+        (base.project_id, base.app_id, base.vcs.head_sha, base.vcs.head_repo_name, base.id),
+    )
+    return [_snapshot(row) for row in rows]
+
+
+def base_exists(store: Store, head: SnapshotRow) -> bool:
+    return find_base(store, head) is not None
+
+
+# -- comparisons ---------------------------------------------------------------------------------
+
+
+def _comparison(row: sqlite3.Row) -> ComparisonRow:
+    results = {
+        name: ImageResult.from_dict(data) for name, data in (loads(row["results"]) or {}).items()
+    }
+    return ComparisonRow(
+        id=int(row["id"]),
+        head_id=int(row["head_id"]),
+        base_id=int(row["base_id"]),
+        state=str(row["state"]),
+        error_message=row["error_message"],
+        results=results,
+    )
+
+
+def create_comparison(store: Store, head_id: int, base_id: int) -> int | None:
+    """A pending comparison for the pair, or None when the pair already has one."""
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO sentry_comparisons (head_id, base_id, state, created_at)"
+            " VALUES (?, ?, 'pending', ?)",
+            (head_id, base_id, now()),
+        )
+        return int(cursor.lastrowid or 0) if cursor.rowcount else None
+
+
+def claim_comparison(store: Store, comparison_id: int) -> bool:
+    """pending/failed/processing -> processing; False if it is already done (or gone)."""
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "UPDATE sentry_comparisons SET state = 'processing' WHERE id = ?"
+            " AND state IN ('pending', 'processing', 'failed')",
+            (comparison_id,),
+        )
+        return cursor.rowcount > 0
+
+
+def finish_comparison(store: Store, comparison_id: int, results: dict[str, ImageResult]) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE sentry_comparisons SET state = 'success', results = ?, summary = ?,"
+            " error_code = NULL, error_message = NULL, completed_at = ? WHERE id = ?",
+            (
+                dumps({n: r.to_dict() for n, r in sorted(results.items())}),
+                dumps(summarize(results)),
+                now(),
+                comparison_id,
+            ),
+        )
+
+
+def fail_comparison(store: Store, comparison_id: int, code: str, message: str) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE sentry_comparisons SET state = 'failed', error_code = ?, error_message = ?,"
+            " completed_at = ? WHERE id = ?",
+            (code, message, now(), comparison_id),
+        )
+
+
+def get_comparison(store: Store, comparison_id: int) -> ComparisonRow | None:
+    row = store.query_one("SELECT * FROM sentry_comparisons WHERE id = ?", (comparison_id,))
+    return _comparison(row) if row is not None else None
+
+
+def latest_comparisons(
+    store: Store, head_id: int
+) -> tuple[ComparisonRow | None, ComparisonRow | None]:
+    """(newest comparison of any state, newest successful one) for a head."""
+    latest = store.query_one(
+        "SELECT * FROM sentry_comparisons WHERE head_id = ? ORDER BY id DESC LIMIT 1", (head_id,)
+    )
+    success = store.query_one(
+        "SELECT * FROM sentry_comparisons WHERE head_id = ? AND state = 'success'"
+        " ORDER BY id DESC LIMIT 1",
+        (head_id,),
+    )
+    return (
+        _comparison(latest) if latest is not None else None,
+        _comparison(success) if success is not None else None,
+    )
+
+
+def unfinished_comparisons(store: Store) -> list[int]:
+    """Comparisons to (re)start after a server restart."""
+    rows = store.query(
+        "SELECT id FROM sentry_comparisons WHERE state IN ('pending', 'processing') ORDER BY id"
+    )
+    return [int(row["id"]) for row in rows]
+
+
+# -- approvals -----------------------------------------------------------------------------------
+
+
+def approvals(store: Store, snapshot_id: int) -> list[ApprovalRow]:
+    rows = store.query(
+        "SELECT * FROM sentry_approvals WHERE snapshot_id = ? ORDER BY id", (snapshot_id,)
+    )
+    return [
+        ApprovalRow(
+            status=str(row["status"]),
+            approver_id=row["token_id"],
+            approver_name=row["approver_name"],
+            approved_at=parse_time(row["created_at"]).timestamp()
+            if row["status"] == "approved"
+            else None,
+            auto=bool(row["auto"]),
+        )
+        for row in rows
+    ]
+
+
+def mark_needs_approval(store: Store, snapshot_id: int) -> None:
+    """After a comparison with changes: NEEDS_APPROVAL unless an approval exists already."""
+    with store.transaction() as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM sentry_approvals WHERE snapshot_id = ? LIMIT 1", (snapshot_id,)
+        ).fetchone()
+        if exists is None:
+            conn.execute(
+                "INSERT INTO sentry_approvals (snapshot_id, status, created_at)"
+                " VALUES (?, 'needs_approval', ?)",
+                (snapshot_id, now()),
+            )
+
+
+def approve(store: Store, snapshot_id: int, token_id: int, name: str) -> bool:
+    """Approve as this token; False if it already had. Deletes NEEDS_APPROVAL rows (Sentry)."""
+    with store.transaction() as conn:
+        already = conn.execute(
+            "SELECT 1 FROM sentry_approvals WHERE snapshot_id = ? AND status = 'approved'"
+            " AND token_id = ?",
+            (snapshot_id, token_id),
+        ).fetchone()
+        if already is not None:
+            return False
+        conn.execute(
+            "DELETE FROM sentry_approvals WHERE snapshot_id = ? AND status = 'needs_approval'",
+            (snapshot_id,),
+        )
+        conn.execute(
+            "INSERT INTO sentry_approvals (snapshot_id, status, token_id, approver_name,"
+            " created_at) VALUES (?, 'approved', ?, ?, ?)",
+            (snapshot_id, token_id, name, now()),
+        )
+        return True
+
+
+def summary_of(store: Store, comparison_id: int) -> dict[str, Any]:
+    row = store.query_one("SELECT summary FROM sentry_comparisons WHERE id = ?", (comparison_id,))
+    return dict(loads(row["summary"])) if row is not None else {}

@@ -1,0 +1,445 @@
+"""Sentry's preprod snapshots routes (``/api/0/...``) plus the objectstore subset sentry-cli uses.
+
+Installed by the app factory (``install(app, context)``, an optional router). Handlers are thin:
+resolve org/project (id or slug), check the token, call :mod:`.db` / :mod:`.compare`, shape with
+:mod:`.views`. Tokens are the server's own (``visualreview token create --scope project:write``);
+the scopes are Sentry's: reads accept any of ``org:ci project:admin project:read
+project:releases project:write`` (as the docs list), writes need one that is not read-only.
+
+The objectstore endpoints take ``x-os-auth: Bearer <token>``, where the token is either a server
+API token or the short-lived, project-bound token that ``upload-options`` hands out (HMAC with the
+server's URL secret), so sentry-cli's debug log never prints the user's real token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import sqlite3
+import time
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..auth import Principal, authenticate
+from ..context import ServerContext
+from ..errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge, Unauthenticated
+from ..store import Store
+from . import db, views
+from .compare import Comparer, IngestError, ingest
+from .manifest import ManifestError, parse_json_body, parse_upload
+from .objectstore import (
+    MAX_OBJECT_BYTES,
+    ObjectstoreError,
+    OpResult,
+    decode_body,
+    parse_batch,
+    parse_key,
+    parse_scope,
+    render_batch,
+)
+
+READ_SCOPES = ("org:ci", "project:admin", "project:read", "project:releases", "project:write")
+WRITE_SCOPES = ("org:ci", "project:admin", "project:releases", "project:write")
+#: Largest POST body after decompression (a 50 000-image manifest is about 15 MB).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Largest raw batch request (objectstore's own limit is 100 MB of payload).
+MAX_BATCH_BYTES = 128 * 1024 * 1024
+OS_TOKEN_PREFIX = "vros1"
+OS_TOKEN_SECONDS = 3600
+EXPIRATION_POLICY = "ttl:396 days"
+
+
+def install(app: FastAPI, context: ServerContext) -> None:
+    """Create the tables, start the comparison pool (resuming unfinished jobs), mount routes."""
+    db.install(context.store)
+    comparer = Comparer(context.store, context.blobs)
+    comparer.resume()
+    app.state.sentry_comparer = comparer
+    app.include_router(build_router(context, comparer))
+
+
+# -- resolution and auth ---------------------------------------------------------------------------
+
+
+def _org(store: Store, org: str) -> sqlite3.Row:
+    column = "id" if org.isdigit() else "slug"
+    row = store.query_one(f"SELECT * FROM organizations WHERE {column} = ?", (org,))
+    if row is None:
+        raise NotFound(f"organization {org!r} not found", attr="organization_id_or_slug")
+    return row
+
+
+def _project(store: Store, org: str, project: str) -> tuple[sqlite3.Row, sqlite3.Row]:
+    org_row = _org(store, org)
+    column = "id" if project.isdigit() else "slug"
+    row = store.query_one(
+        f"SELECT * FROM projects WHERE organization_id = ? AND {column} = ?",
+        (org_row["id"], project),
+    )
+    if row is None:
+        raise NotFound(f"project {project!r} not found", attr="project_id_or_slug")
+    return org_row, row
+
+
+def _principal(store: Store, request: Request, scopes: tuple[str, ...]) -> Principal:
+    principal = authenticate(store, request.headers.get("authorization"))
+    if not any(principal.has_scope(scope) for scope in scopes):
+        raise PermissionDenied(f"This endpoint requires one of the scopes: {' '.join(scopes)}.")
+    return principal
+
+
+def _can_write(principal: Principal) -> bool:
+    return any(principal.has_scope(scope) for scope in WRITE_SCOPES)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def mint_os_token(secret: bytes, project_id: int, write: bool, now: float | None = None) -> str:
+    """``vros1.<project>.<r|w>.<expires>.<mac>``: objectstore access for one project, one hour."""
+    expires = int((time.time() if now is None else now) + OS_TOKEN_SECONDS)
+    body = f"{OS_TOKEN_PREFIX}.{project_id}.{'w' if write else 'r'}.{expires}"
+    mac = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest())
+    return f"{body}.{mac}"
+
+
+def _os_access(store: Store, request: Request, project_id: int) -> bool:
+    """Authenticate an objectstore call for ``project_id``; returns whether it may write."""
+    header = request.headers.get("x-os-auth") or request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated("objectstore: x-os-auth: Bearer <token> is required.")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("objectstore: x-os-auth must be 'Bearer <token>'.")
+    if token.startswith(OS_TOKEN_PREFIX + "."):
+        parts = token.split(".")
+        if len(parts) != 5:
+            raise Unauthenticated("objectstore: malformed token.")
+        body = ".".join(parts[:4])
+        expected = _b64(hmac.new(store.url_secret, body.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(expected, parts[4]):
+            raise Unauthenticated("objectstore: invalid token.")
+        if not parts[3].isdigit() or int(parts[3]) < time.time():
+            raise Unauthenticated("objectstore: token expired; ask upload-options for a new one.")
+        if parts[1] != str(project_id):
+            raise NotFound(f"project {project_id} not found", attr="scope")
+        return parts[2] == "w"
+    principal = authenticate(store, f"Bearer {token}")
+    if not any(principal.has_scope(scope) for scope in READ_SCOPES):
+        raise PermissionDenied(
+            f"This endpoint requires one of the scopes: {' '.join(READ_SCOPES)}."
+        )
+    principal.require_project(project_id)
+    return _can_write(principal)
+
+
+def _scope_project(store: Store, org: str, scope: str) -> int:
+    """The project an objectstore scope names, checked against the URL's organization."""
+    try:
+        parts = parse_scope(scope)
+    except ObjectstoreError as exc:
+        raise Invalid(exc.message, attr="scope") from exc
+    org_row = _org(store, org)
+    if parts["org"] != str(org_row["id"]):
+        raise NotFound(f"organization {parts['org']!r} not found", attr="scope")
+    _, project_row = _project(store, str(org_row["id"]), parts["project"])
+    return int(project_row["id"])
+
+
+def _snapshot_in_org(
+    store: Store, org: str, snapshot_id: str, principal: Principal
+) -> views.SnapshotRow:
+    org_row = _org(store, org)
+    snapshot = db.get_snapshot(store, int(snapshot_id)) if snapshot_id.isdigit() else None
+    if snapshot is None or snapshot.project_id != principal.project_id:
+        raise NotFound("Snapshot not found", attr="snapshot_id")
+    project = store.project(snapshot.project_id)
+    if project is None or project["organization_id"] != org_row["id"]:
+        raise NotFound("Snapshot not found", attr="snapshot_id")
+    return snapshot
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true")
+
+
+# -- the router ------------------------------------------------------------------------------------
+
+
+def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
+    router = APIRouter(tags=["sentry"])
+    store, blobs = context.store, context.blobs
+
+    def trigger(head_id: int) -> None:
+        """Start this upload's comparison, and those of earlier heads that waited for it."""
+        head = db.get_snapshot(store, head_id)
+        assert head is not None
+        base = db.find_base(store, head)
+        if base is not None:
+            comparison_id = db.create_comparison(store, head.id, base.id)
+            if comparison_id is not None:
+                comparer.submit(comparison_id)
+        if not head.manifest.selective:
+            for waiting in db.heads_awaiting(store, head):
+                comparison_id = db.create_comparison(store, waiting.id, head.id)
+                if comparison_id is not None:
+                    comparer.submit(comparison_id)
+
+    # -- upload ------------------------------------------------------------------------------
+
+    @router.get("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/upload-options/")
+    def upload_options(org: str, project: str, request: Request) -> dict[str, Any]:
+        principal = _principal(store, request, READ_SCOPES)
+        org_row, project_row = _project(store, org, project)
+        principal.require_project(int(project_row["id"]))
+        base = context.base_url(request)
+        return {
+            "objectstore": {
+                "url": f"{base}/api/0/organizations/{org_row['slug']}/objectstore",
+                "scopes": [["org", str(org_row["id"])], ["project", str(project_row["id"])]],
+                "authToken": mint_os_token(
+                    store.url_secret, int(project_row["id"]), _can_write(principal)
+                ),
+                "expirationPolicy": EXPIRATION_POLICY,
+            },
+            "usecase": "preprod",
+        }
+
+    @router.post("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/")
+    async def create_snapshot(org: str, project: str, request: Request) -> JSONResponse:
+        raw = await request.body()
+        return await run_in_threadpool(
+            _create_snapshot, org, project, request, raw, request.headers.get("content-encoding")
+        )
+
+    def _create_snapshot(
+        org: str, project: str, request: Request, raw: bytes, encoding: str | None
+    ) -> JSONResponse:
+        principal = _principal(store, request, WRITE_SCOPES)
+        org_row, project_row = _project(store, org, project)
+        project_id = int(project_row["id"])
+        principal.require_project(project_id)
+        try:
+            body = decode_body(raw, encoding, limit=MAX_BODY_BYTES)
+        except ObjectstoreError as exc:
+            if exc.status == 413:
+                raise TooLarge(exc.message, attr="body") from exc
+            raise Invalid(exc.message, attr="body") from exc
+        try:
+            upload = parse_upload(parse_json_body(body))
+        except ManifestError as exc:
+            raise Invalid(exc.detail, attr=exc.field) from exc
+        hashes = sorted({meta.content_hash for meta in upload.manifest.images.values()})
+        have = db.existing_files(store, project_id, hashes)
+        missing = sorted(
+            name for name, meta in upload.manifest.images.items() if meta.content_hash not in have
+        )
+        if missing:
+            raise Conflict(
+                f"{len(missing)} image(s) were not uploaded to the objectstore first: "
+                + ", ".join(missing[:10]),
+                code="missing_objects",
+                attr=f"images.{missing[0]}.content_hash",
+            )
+        snapshot_id = db.create_snapshot(store, project_id, upload, principal.token_id)
+        trigger(snapshot_id)
+        base = context.base_url(request)
+        return JSONResponse(
+            {
+                "artifactId": str(snapshot_id),
+                "snapshotMetricsId": str(snapshot_id),
+                "imageCount": len(upload.manifest.images),
+                "snapshotUrl": (
+                    f"{base}/api/0/organizations/{org_row['slug']}"
+                    f"/preprodartifacts/snapshots/{snapshot_id}/"
+                ),
+            }
+        )
+
+    # -- objectstore -------------------------------------------------------------------------
+
+    os_prefix = "/api/0/organizations/{org}/objectstore/v1"
+
+    @router.post(os_prefix + "/objects:batch/{usecase}/{scope}/")
+    async def batch(org: str, usecase: str, scope: str, request: Request) -> Response:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BATCH_BYTES:
+            raise TooLarge(f"batch body over {MAX_BATCH_BYTES} bytes", attr="body")
+        raw = await request.body()
+        return await run_in_threadpool(_batch, org, scope, request, raw)
+
+    def _batch(org: str, scope: str, request: Request, raw: bytes) -> Response:
+        project_id = _scope_project(store, org, scope)
+        may_write = _os_access(store, request, project_id)
+        try:
+            ops = parse_batch(request.headers.get("content-type"), raw)
+        except ObjectstoreError as exc:
+            if exc.status == 413:
+                raise TooLarge(exc.message, attr="body") from exc
+            raise Invalid(exc.message, attr="body") from exc
+        results: list[OpResult] = []
+        for index, op in enumerate(ops):
+            results.append(_operation(index, op.kind, op.key, op.body, project_id, may_write))
+        content_type, body = render_batch(results)
+        return Response(body, media_type=None, headers={"content-type": content_type})
+
+    def _operation(
+        index: int, kind: str, key: str, data: bytes, project_id: int, may_write: bool
+    ) -> OpResult:
+        try:
+            parsed = parse_key(key)
+        except ObjectstoreError as exc:
+            return OpResult(index, 400, key, exc.message.encode())
+        if parsed.project_id != project_id:
+            return OpResult(index, 404, key, b"key: belongs to another project")
+        row = db.get_file(store, project_id, parsed.sha256)
+        if kind == "head":
+            if row is None:
+                return OpResult(index, 404, key)
+            return OpResult(index, 200, key, headers=(("content-type", str(row["content_type"])),))
+        if kind == "get":
+            if row is None:
+                return OpResult(index, 404, key)
+            return OpResult(
+                index,
+                200,
+                key,
+                blobs.get(str(row["blob_key"])),
+                (("content-type", str(row["content_type"])),),
+            )
+        if kind == "insert":
+            if not may_write:
+                return OpResult(index, 403, key, b"token is read-only")
+            try:
+                ingest(store, blobs, project_id, parsed.sha256, data)
+            except IngestError as exc:
+                return OpResult(index, exc.status, key, exc.message.encode())
+            return OpResult(index, 201, key)
+        return OpResult(index, 405, key, b"delete: objects are immutable here")
+
+    @router.put(os_prefix + "/objects/{usecase}/{scope}/{key:path}")
+    async def put_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Any:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_OBJECT_BYTES:
+            raise TooLarge(f"object over {MAX_OBJECT_BYTES} bytes", attr="body")
+        raw = await request.body()
+        return await run_in_threadpool(_put, org, scope, key, request, raw)
+
+    def _put(org: str, scope: str, key: str, request: Request, raw: bytes) -> dict[str, str]:
+        project_id = _scope_project(store, org, scope)
+        if not _os_access(store, request, project_id):
+            raise PermissionDenied("objectstore: this token is read-only.")
+        try:
+            parsed = parse_key(key)
+            data = decode_body(raw, request.headers.get("content-encoding"))
+        except ObjectstoreError as exc:
+            if exc.status == 413:
+                raise TooLarge(exc.message, attr="body") from exc
+            attr = "key" if exc.message.startswith("key") else "body"
+            raise Invalid(exc.message, attr=attr) from exc
+        if parsed.project_id != project_id:
+            raise NotFound("key: belongs to another project", attr="key")
+        try:
+            ingest(store, blobs, project_id, parsed.sha256, data)
+        except IngestError as exc:
+            raise Invalid(exc.message, attr="body") from exc
+        return {"key": key}
+
+    @router.api_route(os_prefix + "/objects/{usecase}/{scope}/{key:path}", methods=["GET", "HEAD"])
+    def get_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Response:
+        project_id = _scope_project(store, org, scope)
+        _os_access(store, request, project_id)
+        try:
+            parsed = parse_key(key)
+        except ObjectstoreError as exc:
+            raise Invalid(exc.message, attr="key") from exc
+        row = db.get_file(store, project_id, parsed.sha256)
+        if row is None or parsed.project_id != project_id:
+            raise NotFound(f"object {key!r} not found", attr="key")
+        data = b"" if request.method == "HEAD" else blobs.get(str(row["blob_key"]))
+        return Response(data, media_type=str(row["content_type"]))
+
+    # -- read APIs ---------------------------------------------------------------------------
+
+    snap_prefix = "/api/0/organizations/{org}/preprodartifacts/snapshots"
+
+    @router.get(snap_prefix + "/{snapshot_id}/")
+    def snapshot_details(
+        org: str, snapshot_id: str, request: Request, compact_metadata: str | None = None
+    ) -> dict[str, Any]:
+        principal = _principal(store, request, READ_SCOPES)
+        snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
+        latest, success = db.latest_comparisons(store, snapshot.id)
+        base = db.get_snapshot(store, success.base_id) if success is not None else None
+        return views.details(
+            snapshot,
+            latest=latest,
+            success=success,
+            base=base,
+            base_exists=latest is not None or db.base_exists(store, snapshot),
+            approvals=db.approvals(store, snapshot.id),
+            compact=_flag(compact_metadata),
+        )
+
+    @router.get(snap_prefix + "/{snapshot_id}/images/{image_identifier:path}/")
+    def image_detail(
+        org: str, snapshot_id: str, image_identifier: str, request: Request
+    ) -> dict[str, Any]:
+        principal = _principal(store, request, READ_SCOPES)
+        snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
+        _, success = db.latest_comparisons(store, snapshot.id)
+        results = success.results if success is not None else None
+        name = views.find_image(image_identifier, snapshot.manifest, results)
+        if name is None:
+            raise NotFound("Image not found in snapshot", attr="image_identifier")
+        base = db.get_snapshot(store, success.base_id) if success is not None else None
+        project = store.project(snapshot.project_id)
+        assert project is not None
+        org_row = _org(store, str(project["organization_id"]))
+        files_url = f"/api/0/projects/{org_row['slug']}/{project['slug']}/files/images/"
+        return views.image_detail(
+            name,
+            head=snapshot.manifest,
+            base=base.manifest if base is not None else None,
+            result=results.get(name) if results else None,
+            files_url=files_url,
+        )
+
+    @router.get("/api/0/projects/{org}/{project}/files/images/{image_id:path}/")
+    def image_file(org: str, project: str, image_id: str, request: Request) -> Response:
+        principal = _principal(store, request, READ_SCOPES)
+        _, project_row = _project(store, org, project)
+        principal.require_project(int(project_row["id"]))
+        row = db.get_file(store, int(project_row["id"]), image_id)
+        if row is None:
+            raise NotFound("Image not found", attr="image_id")
+        return Response(blobs.get(str(row["blob_key"])), media_type=str(row["content_type"]))
+
+    @router.post("/api/0/organizations/{org}/preprodartifacts/{artifact_id}/approve/")
+    async def approve(org: str, artifact_id: str, request: Request) -> JSONResponse:
+        raw = await request.body()
+        return await run_in_threadpool(_approve, org, artifact_id, request, raw)
+
+    def _approve(org: str, artifact_id: str, request: Request, raw: bytes) -> JSONResponse:
+        principal = _principal(store, request, ("project:write", "project:admin"))
+        snapshot = _snapshot_in_org(store, org, artifact_id, principal)
+        try:
+            body = parse_json_body(raw or b"{}")
+        except ManifestError as exc:
+            raise Invalid(exc.detail, attr="body") from exc
+        feature = body.get("feature_type") if isinstance(body, dict) else None
+        if feature not in ("snapshots", "size"):
+            raise Invalid("feature_type must be one of: snapshots, size", attr="feature_type")
+        if feature == "size":
+            raise Invalid("Artifact is not a size analysis build", attr="feature_type")
+        if db.approve(store, snapshot.id, principal.token_id, principal.name):
+            return JSONResponse({"detail": "Approved"}, status_code=201)
+        return JSONResponse({"detail": "Already approved"}, status_code=200)
+
+    return router

@@ -1,14 +1,122 @@
-"""`visualreview`: the console command for what is not a test run."""
+"""`visualreview`: the console command for what is not a test run.
+
+Each subcommand is one ``add_<name>(subparsers)`` function that declares its arguments and sets
+``func`` to the handler; :data:`COMMANDS` lists them in help order. Handlers that need the server
+extra are referenced by dotted name and imported only when run (:func:`lazy`), so the plugin's own
+commands work without fastapi/uvicorn installed. Grouped commands (``token create``, ``repo
+create``, ``run create``) hang off :func:`group`, which returns the same group on every call so
+several ``add_*`` functions can extend one group.
+
+Conventions: machine output (a token, an id) alone on stdout; messages on stderr; exit 0 on
+success, 2 when the command itself failed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def lazy(target: str) -> Handler:
+    """A handler that imports ``module:function`` on first call (keeps extras optional)."""
+    module_name, _, function_name = target.partition(":")
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            print(
+                f"visualreview {args.command}: needs the server extra "
+                f"(pip install 'pytest-visualreview[server]'): {exc}",
+                file=sys.stderr,
+            )
+            return 2
+        return int(getattr(module, function_name)(args) or 0)
+
+    return handler
+
+
+def group(subparsers: Any, name: str, help_text: str) -> Any:
+    """The sub-subparsers of group ``name`` (``token``, ``repo``, ``run`` ...), created once."""
+    groups: dict[str, Any] = subparsers.__dict__.setdefault("_vr_groups", {})
+    if name not in groups:
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        groups[name] = parser.add_subparsers(dest=f"{name}_command", required=True)
+    return groups[name]
+
+
+def _data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", required=True, help="server data folder (SQLite database and blobs)"
+    )
+
+
+def _project(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", type=int, default=1, help="project id (default: 1)")
+
+
+def add_serve(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the review server", description="Run the review server (uvicorn)."
+    )
+    _data_dir(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--public-url", default=None,
+        help="base URL clients reach the server at (default: taken from each request)",
+    )
+    parser.add_argument(
+        "--diff-threads", type=int, default=None, help="diff worker threads (default: CPU count)"
+    )
+    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+    parser.add_argument(
+        "--no-access-log", dest="access_log", action="store_false", help="no per-request log"
+    )
+    parser.set_defaults(func=lazy("pytest_visualreview.server.cli:cmd_serve"))
+
+
+def add_token(subparsers: Any) -> None:
+    tokens = group(subparsers, "token", "API token administration")
+    parser = tokens.add_parser("create", help="create an API token and print it")
+    _data_dir(parser)
+    _project(parser)
+    parser.add_argument(
+        "--scope", action="append", required=True,
+        help="scope to grant, e.g. visual_review:read (repeat for several)",
+    )
+    parser.add_argument("--name", default=None, help="a label shown as the reviewer's name")
+    parser.set_defaults(func=lazy("pytest_visualreview.server.cli:cmd_token_create"))
+
+
+def add_repo(subparsers: Any) -> None:
+    repos = group(subparsers, "repo", "repository administration")
+    parser = repos.add_parser("create", help="create a repo and print its id")
+    _data_dir(parser)
+    _project(parser)
+    parser.add_argument("name", help="repository name, e.g. owner/name")
+    parser.add_argument("--external-id", type=int, default=None, help="GitHub numeric repo id")
+    parser.add_argument(
+        "--trust-unsigned", action="store_true",
+        help="accept unsigned hashes from snapshots.yml as baselines (moving from local mode)",
+    )
+    parser.set_defaults(func=lazy("pytest_visualreview.server.cli:cmd_repo_create"))
+
+
+#: Subcommand registrars, in help order. Add new ones here.
+COMMANDS: list[Callable[[Any], None]] = [add_serve, add_token, add_repo]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="visualreview", description=__doc__)
-    parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="visualreview", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for register in COMMANDS:
+        register(subparsers)
     return parser
 
 

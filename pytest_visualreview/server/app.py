@@ -1,0 +1,142 @@
+"""``create_app(data_dir)``: the FastAPI application, its routers, error handling and worker.
+
+Routers are installed from modules that expose ``install(app, context)``. The built-in ones are
+always present; the optional ones (Sentry API, review pages) are picked up when their module
+exists, so each can land on its own without editing this file.
+
+Error policy (the house rule: a 500 is a bug): domain errors become their status with
+``{type, code, detail, attr}``; request validation errors become 400 naming the field in ``attr``;
+anything unexpected is logged and answered with a JSON 500.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .blobs import BlobStore
+from .context import ServerContext
+from .errors import ServerError
+from .processing import DiffWorker
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+#: Modules with ``install(app, context)``. Optional ones are skipped when not present.
+BUILTIN_ROUTERS = (
+    "pytest_visualreview.server.files",
+    "pytest_visualreview.server.api",
+)
+OPTIONAL_ROUTERS = (
+    "pytest_visualreview.server.sentry.routes",
+    "pytest_visualreview.server.ui.routes",
+)
+
+
+def create_app(
+    data_dir: str | Path,
+    *,
+    public_url: str | None = None,
+    start_worker: bool = True,
+    diff_threads: int | None = None,
+    routers: Sequence[str] | None = None,
+) -> FastAPI:
+    """Build the server over ``data_dir`` (created and migrated if new).
+
+    ``public_url`` fixes the base of URLs handed to clients (else taken from each request);
+    ``start_worker=False`` leaves runs in ``processing`` (for tests of the worker itself).
+    """
+    data_dir = Path(data_dir)
+    store = Store(data_dir)
+    blobs = BlobStore(data_dir / "blobs")
+    worker = DiffWorker(store, blobs, threads=diff_threads)
+    context = ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start_worker:
+            worker.start()  # resumes runs left in 'processing' by a previous process
+        try:
+            yield
+        finally:
+            worker.stop()
+
+    app = FastAPI(
+        title="pytest-visualreview server",
+        description="PostHog-compatible visual_review API with storage, diffing and signing.",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    _install_error_handlers(app)
+    for module_name in routers if routers is not None else (*BUILTIN_ROUTERS, *OPTIONAL_ROUTERS):
+        _install(app, context, module_name, optional=module_name in OPTIONAL_ROUTERS)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "schema_version": store.schema_version}
+
+    return app
+
+
+def _install(app: FastAPI, context: ServerContext, module_name: str, *, optional: bool) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if optional and exc.name is not None and module_name.startswith(exc.name):
+            log.debug("optional router %s not present", module_name)
+            return
+        raise
+    module.install(app, context)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServerError)
+    async def server_error(request: Request, exc: ServerError) -> JSONResponse:
+        return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        attr = field_path(first.get("loc", ()))
+        message = str(first.get("msg", "invalid value"))
+        if first.get("type") == "json_invalid":
+            attr, message = "body", "request body is not valid JSON"
+        detail = f"{attr}: {message}" if attr else message
+        body = {"type": "validation_error", "code": "invalid_input", "detail": detail,
+                "attr": attr or None}
+        return JSONResponse(body, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        body = {"type": "invalid_request", "code": code, "detail": str(exc.detail), "attr": None}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = {"type": "server_error", "code": "error", "detail": f"internal error: {exc!r}",
+                "attr": None}
+        return JSONResponse(body, status_code=500)
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """``('body', 'snapshots', 0, 'content_hash')`` -> ``snapshots[0].content_hash``."""
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

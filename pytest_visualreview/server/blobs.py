@@ -1,0 +1,70 @@
+"""Content-addressed blob folder: ``<data_dir>/blobs/<h[0:2]>/<h[2:4]>/<hash>``.
+
+The key is a hash the caller vouches for (BLAKE3 of RGBA pixels for snapshot images, BLAKE3 of the
+PNG bytes for diff images, SHA-256 of file bytes for Sentry uploads); this module only checks that
+it looks like a hex digest, so a key can never escape the folder. Writes are atomic (temporary
+file in the same folder, fsync, rename): a reader sees a whole blob or none, and a crash mid-upload
+leaves no half file that a later "already have it" check would trust.
+
+Two shards uploading the same image at once both write a temporary file; the second rename replaces
+identical bytes, which is harmless. The database row that says "this repo has this blob" is written
+only after the blob is on disk (see ``uploads.ingest_png``), never before.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+_KEY = re.compile(r"^[0-9a-f]{16,128}$")
+
+
+class BlobKeyError(ValueError):
+    """A blob key that is not a lower-case hex digest."""
+
+
+class BlobStore:
+    """A folder of immutable blobs addressed by hash."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        """Where the blob for ``key`` lives (whether or not it exists)."""
+        if not _KEY.match(key):
+            raise BlobKeyError(f"blob key {key[:80]!r} is not a lower-case hex digest")
+        return self.root / key[:2] / key[2:4] / key
+
+    def has(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def get(self, key: str) -> bytes:
+        """The blob's bytes; FileNotFoundError if absent."""
+        return self.path(key).read_bytes()
+
+    def size(self, key: str) -> int:
+        return self.path(key).stat().st_size
+
+    def put(self, key: str, data: bytes) -> Path:
+        """Store ``data`` under ``key`` atomically; a blob already present is left untouched."""
+        target = self.path(key)
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".upload.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)

@@ -1,0 +1,82 @@
+"""The presigned upload endpoint (``POST /uploads/``) and signed blob downloads (``GET /blobs/``).
+
+Neither takes a bearer token: like S3 presigned URLs, the signature in the form fields or the
+query string is the authorisation, which is what lets CI upload with plain multipart POSTs and
+lets review pages use download URLs in ``<img>`` tags.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from .blobs import BlobKeyError
+from .context import ServerContext
+from .errors import Invalid, NotFound, TooLarge
+from .uploads import (
+    BLOB_PATH,
+    MAX_UPLOAD_BYTES,
+    UPLOAD_PATH,
+    ingest_png,
+    verify_download,
+    verify_policy,
+)
+
+#: Multipart framing allowance on top of the file size limit.
+FORM_OVERHEAD = 64 * 1024
+
+
+def install(app: FastAPI, context: ServerContext) -> None:
+    router = APIRouter(tags=["files"])
+
+    @router.post(UPLOAD_PATH, status_code=204, response_class=Response)
+    async def upload(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        limit = MAX_UPLOAD_BYTES + FORM_OVERHEAD
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise TooLarge(
+                f"upload is {length} bytes, over the {MAX_UPLOAD_BYTES}-byte limit", attr="file"
+            )
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            raise Invalid("uploads must be multipart/form-data", attr="Content-Type")
+        form = await request.form(max_files=1, max_fields=32)
+        try:
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            policy = verify_policy(context.store.url_secret, fields)
+            upload_file = form.get("file")
+            if not isinstance(upload_file, UploadFile):
+                raise Invalid("form field 'file' (the image, sent last) is required", attr="file")
+            data = await upload_file.read(policy.max_bytes + 1)
+            if len(data) > policy.max_bytes:
+                raise TooLarge(
+                    f"file is over the {policy.max_bytes}-byte limit of the upload policy",
+                    attr="file",
+                )
+        finally:
+            await form.close()
+        await run_in_threadpool(
+            ingest_png, context.store, context.blobs, policy.repo_id, data, policy.content_hash,
+            max_bytes=policy.max_bytes,
+        )
+        return Response(status_code=204)
+
+    @router.get(BLOB_PATH + "{key}", response_class=FileResponse)
+    def download(
+        key: str, expires: str | None = None, signature: str | None = None
+    ) -> FileResponse:
+        verify_download(context.store.url_secret, key, expires, signature)
+        try:
+            path = context.blobs.path(key)
+        except BlobKeyError:
+            raise NotFound("no such blob", attr="key") from None
+        if not path.is_file():
+            raise NotFound("no such blob", attr="key")
+        return FileResponse(
+            path, media_type="image/png",
+            headers={"Cache-Control": "private, max-age=3600", "ETag": f'"{key}"'},
+        )
+
+    app.include_router(router)

@@ -1,0 +1,245 @@
+"""Presigned uploads and downloads, shaped like S3's, and the ingest of uploaded images.
+
+Why S3-shaped: PostHog's CLI (and our client) upload with a multipart POST of ``upload.fields``
+then ``Content-Type`` then the file last, to whatever ``upload.url`` says. Speaking that shape
+means a deployment could swap this endpoint for a real bucket without touching clients.
+
+The policy is a base64url JSON document (expiry, key, repo, claimed hash, size range, content-type
+prefix) with an HMAC over it using the server's URL secret, so the upload endpoint needs no bearer
+token and trusts nothing it did not sign. On upload the PNG is decoded with the decompression-bomb
+guard in :mod:`pytest_visualreview.imaging` and BLAKE3 of its RGBA pixels must equal the claimed
+hash; only then is the blob written (atomically) and the artifact row inserted, in that order, so a
+row always has its blob.
+
+Download URLs are signed the same way (``/blobs/<hash>?expires=&signature=``) so review pages can
+use them in ``<img src>``; expiry is rounded up to the hour so a page's URLs stay cache-stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..imaging import ImageError, content_hash, decode_png
+from .blobs import BlobStore
+from .errors import Invalid, NotFound, PermissionDenied, TooLarge
+from .store import Store, new_id, now
+
+UPLOAD_PATH = "/uploads/"
+BLOB_PATH = "/blobs/"
+#: PostHog's presign policy: 10 MiB, ``image/*``, 15 minutes.
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+UPLOAD_EXPIRES_SECONDS = 15 * 60
+DOWNLOAD_EXPIRES_SECONDS = 3600
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _hmac(secret: bytes, message: str) -> str:
+    return _b64(hmac.new(secret, message.encode("utf-8"), hashlib.sha256).digest())
+
+
+def blob_key(repo_id: str, content_hash_: str) -> str:
+    """The object key a target names (PostHog: ``visual_review/{repo}/{h[:2]}/{h}``)."""
+    return f"visual_review/{repo_id}/{content_hash_[:2]}/{content_hash_}"
+
+
+def upload_target(
+    secret: bytes,
+    base_url: str,
+    repo_id: str,
+    content_hash_: str,
+    *,
+    expires_in: int = UPLOAD_EXPIRES_SECONDS,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    now_ts: float | None = None,
+) -> dict[str, Any]:
+    """One ``{content_hash, url, fields}`` entry for a create/add-snapshots response."""
+    expires = int((now_ts if now_ts is not None else time.time()) + expires_in)
+    key = blob_key(repo_id, content_hash_)
+    policy = {
+        "expiration": expires,
+        "conditions": [
+            {"key": key},
+            {"x-vr-repo": repo_id},
+            {"x-vr-content-hash": content_hash_},
+            ["content-length-range", 0, max_bytes],
+            ["starts-with", "$Content-Type", "image/"],
+        ],
+    }
+    policy_b64 = _b64(json.dumps(policy, separators=(",", ":")).encode("utf-8"))
+    return {
+        "content_hash": content_hash_,
+        "url": base_url.rstrip("/") + UPLOAD_PATH,
+        "fields": {
+            "key": key,
+            "policy": policy_b64,
+            "x-vr-signature": _hmac(secret, policy_b64),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    """A verified policy: what the signer allowed."""
+
+    key: str
+    repo_id: str
+    content_hash: str
+    max_bytes: int
+    expires: int
+
+
+def verify_policy(
+    secret: bytes, fields: dict[str, str], *, now_ts: float | None = None
+) -> UploadPolicy:
+    """Check signature, expiry, key and content type; errors name the form field."""
+    for name in ("key", "policy", "x-vr-signature"):
+        if not fields.get(name):
+            raise Invalid(f"form field {name!r} is required", attr=name)
+    policy_b64 = fields["policy"]
+    if not hmac.compare_digest(_hmac(secret, policy_b64), fields["x-vr-signature"]):
+        raise PermissionDenied(
+            "upload policy signature does not match", code="signature_mismatch"
+        )
+    try:
+        policy = json.loads(_unb64(policy_b64))
+        conditions = policy["conditions"]
+        expires = int(policy["expiration"])
+        key = next(c["key"] for c in conditions if isinstance(c, dict) and "key" in c)
+        repo_id = next(
+            c["x-vr-repo"] for c in conditions if isinstance(c, dict) and "x-vr-repo" in c
+        )
+        claimed = next(
+            c["x-vr-content-hash"]
+            for c in conditions
+            if isinstance(c, dict) and "x-vr-content-hash" in c
+        )
+        max_bytes = next(
+            int(c[2]) for c in conditions if isinstance(c, list) and c[0] == "content-length-range"
+        )
+    except (ValueError, KeyError, TypeError, StopIteration):
+        raise Invalid("upload policy is malformed", attr="policy") from None
+    if (now_ts if now_ts is not None else time.time()) > expires:
+        raise PermissionDenied(
+            "upload policy expired; create the run again for fresh upload URLs",
+            code="policy_expired",
+        )
+    if fields["key"] != key:
+        raise PermissionDenied("form field 'key' does not match the policy", code="key_mismatch")
+    content_type = fields.get("Content-Type") or fields.get("content-type") or ""
+    if not content_type.startswith("image/"):
+        raise Invalid(
+            f"Content-Type must start with 'image/' (got {content_type!r})", attr="Content-Type"
+        )
+    return UploadPolicy(
+        key=key, repo_id=repo_id, content_hash=claimed, max_bytes=max_bytes, expires=expires
+    )
+
+
+def ingest_png(
+    store: Store,
+    blobs: BlobStore,
+    repo_id: str,
+    data: bytes,
+    claimed_hash: str,
+    *,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    kind: str = "image",
+) -> sqlite3.Row:
+    """Verify and store an uploaded snapshot PNG; return its artifact row (existing or new).
+
+    The Sentry router can call this too, for any upload whose identity is the RGBA hash.
+    """
+    if len(data) > max_bytes:
+        raise TooLarge(
+            f"file is {len(data)} bytes, over the {max_bytes}-byte limit", attr="file"
+        )
+    repo = store.query_one("SELECT id FROM repos WHERE id = ?", (repo_id,))
+    if repo is None:
+        raise NotFound(f"repo {repo_id} not found", attr="key")
+    existing = artifact(store, repo_id, claimed_hash)
+    if existing is not None:
+        return existing
+    try:
+        rgba = decode_png(data, name="file")
+    except ImageError as exc:
+        raise Invalid(str(exc), code="invalid_image", attr="file") from None
+    actual = content_hash(rgba)
+    if actual != claimed_hash:
+        raise Invalid(
+            f"Upload integrity check failed: claimed {claimed_hash[:12]}… but image hashes to "
+            f"{actual[:12]}… (BLAKE3 of RGBA pixels)",
+            code="hash_mismatch",
+            attr="file",
+        )
+    height, width = rgba.shape[:2]
+    return store_artifact(store, blobs, repo_id, claimed_hash, data, width, height, kind=kind)
+
+
+def store_artifact(
+    store: Store,
+    blobs: BlobStore,
+    repo_id: str,
+    key: str,
+    data: bytes,
+    width: int | None,
+    height: int | None,
+    *,
+    kind: str,
+) -> sqlite3.Row:
+    """Write the blob, then the artifact row (a row without its blob is the state to avoid)."""
+    blobs.put(key, data)
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO artifacts (id, repo_id, content_hash, kind, width, height,"
+            " size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (new_id(), repo_id, key, kind, width, height, len(data), now()),
+        )
+    row = artifact(store, repo_id, key)
+    assert row is not None
+    return row
+
+
+def artifact(store: Store, repo_id: str, key: str) -> sqlite3.Row | None:
+    return store.query_one(
+        "SELECT * FROM artifacts WHERE repo_id = ? AND content_hash = ?", (repo_id, key)
+    )
+
+
+def download_url(
+    secret: bytes, base_url: str, key: str, *, now_ts: float | None = None
+) -> str:
+    """A signed GET URL for a blob, valid at least :data:`DOWNLOAD_EXPIRES_SECONDS`."""
+    current = int(now_ts if now_ts is not None else time.time())
+    expires = (current // 3600 + 2) * 3600
+    signature = _hmac(secret, f"{key}|{expires}")
+    return f"{base_url.rstrip('/')}{BLOB_PATH}{key}?expires={expires}&signature={signature}"
+
+
+def verify_download(
+    secret: bytes, key: str, expires: str | None, signature: str | None,
+    *, now_ts: float | None = None,
+) -> None:
+    if not expires or not signature:
+        raise PermissionDenied("download URL is not signed", code="signature_missing")
+    try:
+        expires_at = int(expires)
+    except ValueError:
+        raise Invalid("expires must be an integer", attr="expires") from None
+    if not hmac.compare_digest(_hmac(secret, f"{key}|{expires_at}"), signature):
+        raise PermissionDenied("download URL signature does not match", code="signature_mismatch")
+    if (now_ts if now_ts is not None else time.time()) > expires_at:
+        raise PermissionDenied("download URL expired", code="url_expired")

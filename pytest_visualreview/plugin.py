@@ -1,1 +1,237 @@
-"""pytest hooks only: options, ini keys, the marker, fixtures, session start and finish."""
+"""pytest hooks only: options, ini keys, the marker, fixtures, session start and finish.
+
+Every decision is delegated: settings.py resolves options, fixture.py turns a call into a record,
+session.py collects records (across xdist workers) and finds obsolete baselines, report.py writes
+the summary and the HTML report.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import playwright_seam, report
+from .fixture import Snapshot
+from .records import SnapshotRecord
+from .session import WORKER_OUTPUT_KEY, SessionResult, VisualSession
+from .settings import INI_OPTIONS, SettingsError, from_pytest_config
+
+SESSION_KEY = pytest.StashKey[VisualSession]()
+RESULT_KEY = pytest.StashKey[SessionResult]()
+ITEM_RECORDS_KEY = pytest.StashKey[list[SnapshotRecord]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("visualreview", "visual regression testing (pytest-visualreview)")
+    group.addoption(
+        "--visual-review",
+        action="store_true",
+        dest="visual_review",
+        help="compare every snapshot() with its baseline (off by default: snapshots pass)",
+    )
+    group.addoption(
+        "--approve",
+        action="store_true",
+        dest="visual_review_approve",
+        help="accept new and changed snapshots as baselines (implies --visual-review); "
+        "on a whole-suite run also delete obsolete baselines",
+    )
+    group.addoption(
+        "--visual-review-output",
+        dest="visual_review_output",
+        metavar="DIR",
+        help="folder for actual/expected/diff images and report.html (default .visual-review)",
+    )
+    for name, (help_text, kind, default) in INI_OPTIONS.items():
+        parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "visual_review(threshold=None, max_diff_pixels=None, max_diff_pixel_ratio=None, "
+        "full_page=None): per-test defaults for snapshot()",
+    )
+    try:
+        settings = from_pytest_config(config)
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    session = VisualSession(settings)
+    config.stash[SESSION_KEY] = session
+    if settings.enabled and not _is_xdist_worker(config):
+        try:
+            session.prepare_output()
+        except OSError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+    if _selection_is_partial(config):
+        session.note_partial(_selection_is_partial(config))
+    config.pluginmanager.register(SessionHooks(session), "visualreview-session")
+    if config.pluginmanager.hasplugin("playwright"):
+        # Registered here (trylast) so our override sits above pytest-playwright's fixture and a
+        # user's conftest override still sits above ours.
+        config.pluginmanager.register(playwright_seam, "visualreview-system-chromium")
+
+
+def _selection_is_partial(config: pytest.Config) -> str:
+    """Why this run is not the whole suite ('' when it is): obsolete baselines are then kept."""
+    option = config.option
+    if getattr(option, "keyword", ""):
+        return "-k selected a subset of tests"
+    if getattr(option, "markexpr", ""):
+        return "-m selected a subset of tests"
+    if getattr(option, "lf", False):
+        return "--lf ran only the last failures"
+    if getattr(option, "deselect", None):
+        return "--deselect removed tests"
+    if any("::" in str(arg) for arg in config.args):
+        return "explicit test node ids were given"
+    return ""
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _session(config: pytest.Config) -> VisualSession:
+    return config.stash[SESSION_KEY]
+
+
+# -- collection and results --------------------------------------------------------------------
+
+
+class SessionHooks:
+    """Hooks that feed facts to this session's VisualSession (registered in pytest_configure)."""
+
+    def __init__(self, visual: VisualSession) -> None:
+        self.visual = visual
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        if items:
+            self.visual.note_partial(f"{len(items)} tests were deselected")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.testsfailed:
+            self.visual.note_partial("collection errors")
+        self.visual.test_files.update(item.nodeid.split("::")[0] for item in session.items)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed or report.skipped:
+            self.visual.note_unfinished(report.nodeid)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        test_report = yield
+        if call.when == "call":
+            _attach_to_pytest_html(item, test_report)
+        return test_report
+
+
+def _attach_to_pytest_html(item: pytest.Item, test_report: pytest.TestReport) -> None:
+    """Put expected/actual/diff into pytest-html's report when that plugin is active."""
+    records = item.stash.get(ITEM_RECORDS_KEY, [])
+    if not records or not item.config.pluginmanager.hasplugin("html"):
+        return
+    from pytest_html import extras as html_extras
+
+    extras = list(getattr(test_report, "extras", []))
+    for record in records:
+        for kind in ("expected", "actual", "diff"):
+            path = getattr(record, f"{kind}_path")
+            if path and Path(path).is_file():
+                encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+                extras.append(html_extras.png(encoded, f"{record.name}: {kind}"))
+    setattr(test_report, "extras", extras)  # noqa: B010 - pytest-html reads this attribute
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def snapshot(request: pytest.FixtureRequest) -> Snapshot:
+    """Compare a Playwright page/locator or any image with its baseline (see docs/)."""
+    config = request.config
+    visual = _session(config)
+    marker = request.node.get_closest_marker("visual_review")
+    records = request.node.stash.setdefault(ITEM_RECORDS_KEY, [])
+
+    def record(item: SnapshotRecord) -> None:
+        records.append(item)
+        visual.add(item)
+
+    return Snapshot(
+        settings=visual.settings,
+        nodeid=request.node.nodeid,
+        marker_options=dict(marker.kwargs) if marker else {},
+        claim=visual.claim,
+        record=record,
+    )
+
+
+@pytest.fixture
+def visual_snapshot(snapshot: Snapshot) -> Snapshot:
+    """The same as `snapshot`, for projects where syrupy owns that name."""
+    return snapshot
+
+
+# -- session end -------------------------------------------------------------------------------
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    if output:
+        _session(node.config).merge_worker(output)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    visual = _session(config)
+    if not visual.settings.enabled:
+        return
+    if session.shouldstop or session.shouldfail:
+        visual.note_partial("the run stopped early")
+    if _is_xdist_worker(config):
+        config.workeroutput[WORKER_OUTPUT_KEY] = visual.worker_output()  # type: ignore[attr-defined]
+        return
+    result = visual.finish()
+    config.stash[RESULT_KEY] = result
+    if result.records or result.obsolete:
+        report.write_html_report(
+            result.records,
+            visual.settings.output_dir / "report.html",
+            obsolete=[str(path) for path in result.obsolete],
+        )
+    if result.duplicate_errors:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    result = config.stash.get(RESULT_KEY, None)
+    if result is None:
+        return
+    visual = _session(config)
+    terminalreporter.section("visual review")
+    for line in report.terminal_summary_lines(result.records, [str(p) for p in result.obsolete]):
+        terminalreporter.write_line(line)
+    for error in result.duplicate_errors:
+        terminalreporter.write_line(f"ERROR: {error}", red=True)
+    if result.deleted:
+        terminalreporter.write_line(f"deleted {len(result.deleted)} obsolete baseline(s)")
+    elif result.obsolete and result.partial_reasons:
+        terminalreporter.write_line(
+            "obsolete baselines kept: not a whole-suite run ("
+            + "; ".join(result.partial_reasons)
+            + ")"
+        )
+    elif result.obsolete:
+        terminalreporter.write_line("run with --approve on the whole suite to delete them")
+    report_path = visual.settings.output_dir / "report.html"
+    if report_path.exists() and (result.records or result.obsolete):
+        terminalreporter.write_line(f"report: {report_path}")

@@ -1,0 +1,200 @@
+"""Turn a snapshot target into RGBA pixels: Playwright screenshots taken until stable, or any image.
+
+Screenshots of live pages flicker (fonts loading, transitions, lazy images), so, like Playwright's
+toHaveScreenshot, we keep shooting until two consecutive shots are identical. A first shot equal to the
+baseline ends the loop at once: the common, passing case costs one screenshot.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import imaging
+
+#: Waits between shots, in ms, as in Playwright; the last repeats until the timeout.
+STABILITY_WAITS_MS = (0, 100, 250, 500, 1000)
+
+
+class CaptureError(Exception):
+    """The target could not be captured; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    full_page: bool = False
+    clip: dict[str, float] | None = None
+    mask: Sequence[Any] = ()
+    mask_selectors: Sequence[str] = ()
+    mask_color: str = "#FF00FF"
+    style: str | None = None
+    omit_background: bool = False
+    timeout: float = 5.0  # seconds, for the whole stable-capture loop
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capture:
+    rgba: np.ndarray
+    attempts: int
+    metadata: dict[str, Any]
+
+
+def is_playwright_target(target: Any) -> bool:
+    """Page, Locator, ElementHandle (sync API) or anything else with a Playwright screenshot()."""
+    module = type(target).__module__ or ""
+    return module.startswith("playwright.") and hasattr(target, "screenshot")
+
+
+def capture(
+    target: Any,
+    options: CaptureOptions,
+    *,
+    matches_baseline: Callable[[np.ndarray], bool] | None = None,
+    name: str = "snapshot",
+) -> Capture:
+    """Capture `target` to RGBA. Images are decoded once; Playwright targets are shot until stable."""
+    if not is_playwright_target(target):
+        try:
+            return Capture(imaging.load_rgba(target, name=name), attempts=1, metadata={})
+        except imaging.ImageError as exc:
+            raise CaptureError(str(exc)) from exc
+    kind = type(target).__name__
+    _check_element(target, kind, name)
+    shoot = _screenshot_function(target, options)
+    metadata = _page_metadata(target)
+    return _stable_capture(shoot, options.timeout, matches_baseline, name, metadata)
+
+
+def _stable_capture(
+    shoot: Callable[[float], bytes],
+    timeout: float,
+    matches_baseline: Callable[[np.ndarray], bool] | None,
+    name: str,
+    metadata: dict[str, Any],
+) -> Capture:
+    deadline = time.monotonic() + timeout
+    previous = imaging.decode_png(shoot(timeout), name=name)
+    attempts = 1
+    if matches_baseline is not None and matches_baseline(previous):
+        return Capture(previous, attempts, metadata)
+    waits = iter(STABILITY_WAITS_MS[1:])
+    while True:
+        wait = next(waits, STABILITY_WAITS_MS[-1]) / 1000
+        if time.monotonic() + wait >= deadline:
+            raise CaptureError(
+                f"{name}: the page did not settle: {attempts} consecutive screenshots in "
+                f"{timeout:g}s all differed; mask the moving parts (mask=[...]), disable them with "
+                "style=..., or raise the timeout"
+            )
+        time.sleep(wait)
+        current = imaging.decode_png(shoot(max(deadline - time.monotonic(), 0.001)), name=name)
+        attempts += 1
+        if current.shape == previous.shape and np.array_equal(current, previous):
+            return Capture(current, attempts, metadata)
+        previous = current
+
+
+def _screenshot_function(target: Any, options: CaptureOptions) -> Callable[[float], bytes]:
+    page = _page_of(target)
+    masks = list(options.mask)
+    if page is not None:
+        masks.extend(page.locator(selector) for selector in options.mask_selectors)
+    kwargs: dict[str, Any] = {
+        "animations": "disabled",
+        "caret": "hide",
+        "scale": "css",
+        "type": "png",
+        "omit_background": options.omit_background,
+        **options.extra,
+    }
+    if masks:
+        kwargs["mask"] = masks
+        kwargs["mask_color"] = options.mask_color
+    if options.style:
+        kwargs["style"] = options.style
+    if _is_page(target):
+        kwargs["full_page"] = options.full_page
+        if options.clip is not None:
+            kwargs["clip"] = options.clip
+    elif options.clip is not None or options.full_page:
+        raise CaptureError(
+            "clip and full_page apply to a whole page; for an element, pass the element (a "
+            "Locator) itself, or pass the page with clip=..."
+        )
+
+    def shoot(remaining: float) -> bytes:
+        return bytes(target.screenshot(timeout=remaining * 1000, **kwargs))
+
+    return shoot
+
+
+def describe(target: Any) -> str:
+    """`locator '#box'` rather than Playwright's repr, which includes the whole frame URL."""
+    match = re.search(r"selector='(.*)'>$", repr(target))
+    return f"locator {match.group(1)!r}" if match else type(target).__name__
+
+
+def _check_element(target: Any, kind: str, name: str) -> None:
+    """Fail fast with a clear message instead of Playwright's timeout for the usual mistakes."""
+    if kind == "Locator":
+        count = target.count()
+        if count == 0:
+            raise CaptureError(
+                f"{name}: {describe(target)} matched no element; check the selector, or wait for "
+                "the element to appear before taking the snapshot"
+            )
+        if count > 1:
+            raise CaptureError(
+                f"{name}: {describe(target)} matched {count} elements; narrow it to one "
+                "(e.g. .first or a more specific selector)"
+            )
+        box = target.bounding_box()
+    elif kind == "ElementHandle":
+        box = target.bounding_box()
+    else:
+        return
+    if box is None or box["width"] < 1 or box["height"] < 1:
+        size = "not visible" if box is None else f"{box['width']:g}×{box['height']:g}"
+        raise CaptureError(
+            f"{name}: {describe(target)} has no area to capture ({size}); snapshot a visible "
+            "element, or wait until it has rendered"
+        )
+
+
+def _is_page(target: Any) -> bool:
+    return type(target).__name__ == "Page"
+
+
+def _page_of(target: Any) -> Any:
+    if _is_page(target):
+        return target
+    page = getattr(target, "page", None)
+    if page is not None:
+        return page
+    owner = getattr(target, "owner_frame", None)
+    frame = owner() if callable(owner) else None
+    return frame.page if frame is not None else None
+
+
+def _page_metadata(target: Any) -> dict[str, Any]:
+    """Browser, viewport and device scale factor: what a reviewer needs to reproduce a render."""
+    page = _page_of(target)
+    if page is None:
+        return {}
+    metadata: dict[str, Any] = {}
+    try:
+        metadata["viewport"] = page.viewport_size
+        metadata["device_scale_factor"] = page.evaluate("window.devicePixelRatio")
+        browser = page.context.browser
+        if browser is not None:
+            metadata["browser"] = browser.browser_type.name
+            metadata["browser_version"] = browser.version
+    except Exception:  # metadata is best effort: a closed page must not fail the capture
+        pass
+    return metadata

@@ -1,0 +1,279 @@
+"""The object behind the `snapshot` fixture: one call becomes one SnapshotRecord.
+
+It resolves options (call > @pytest.mark.visual_review > ini > defaults), captures, judges against the
+baseline, writes what a reviewer needs, and either passes, fails with a message that says everything,
+or (with --approve) accepts the new pixels as the baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import imaging
+from .baselines import TestLocation, baseline_path, make_identifier
+from .capture import CaptureError, CaptureOptions, capture
+from .records import Outcome, SnapshotRecord
+from .settings import Mode, Settings, SettingsError, Tolerance, parse_timeout, resolve_tolerance
+from .verdict import Verdict, judge, within_tolerance
+
+MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_page")
+
+
+class SnapshotMismatch(AssertionError):
+    """A snapshot differs from its baseline, has none, or could not be taken."""
+
+
+class Snapshot:
+    """Callable fixture value: `snapshot(target, name=None, **options)`.
+
+    Without --visual-review it captures nothing and returns None, so suites run at full speed by
+    default (pytest-mpl's convention).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        nodeid: str,
+        marker_options: dict[str, Any],
+        claim: Callable[[str, str], None],
+        record: Callable[[SnapshotRecord], None],
+    ) -> None:
+        unknown = set(marker_options) - set(MARKER_OPTIONS)
+        if unknown:
+            raise SnapshotMismatch(
+                f"@pytest.mark.visual_review got unknown option(s) {sorted(unknown)}; "
+                f"it takes {', '.join(MARKER_OPTIONS)}"
+            )
+        self._settings = settings
+        self._location = TestLocation.from_nodeid(nodeid)
+        self._nodeid = nodeid
+        self._marker_options = marker_options
+        self._claim = claim
+        self._record = record
+        self._unnamed = 0
+        self._taken: set[str] = set()
+
+    def __call__(
+        self,
+        target: Any,
+        name: str | None = None,
+        *,
+        threshold: float | None = None,
+        max_diff_pixels: int | None = None,
+        max_diff_pixel_ratio: float | None = None,
+        full_page: bool | None = None,
+        clip: dict[str, float] | None = None,
+        mask: Sequence[Any] = (),
+        mask_color: str | None = None,
+        style: str | None = None,
+        omit_background: bool = False,
+        timeout: float | None = None,
+    ) -> SnapshotRecord | None:
+        """Compare `target` (Page, Locator, ElementHandle, PIL image, array, PNG bytes or path)
+        with its baseline. Returns the record, or None when visual review is off."""
+        __tracebackhide__ = True
+        if not self._settings.enabled:
+            return None
+        if name is None:
+            self._unnamed += 1
+            name = str(self._unnamed)
+        identifier = make_identifier(self._location, name)
+        if identifier in self._taken:
+            raise SnapshotMismatch(
+                f"snapshot name {name!r} is used twice in {self._nodeid}; give each snapshot in "
+                "a test its own name, e.g. snapshot(page, 'after-login')"
+            )
+        self._taken.add(identifier)
+        self._claim(identifier, self._nodeid)
+        try:
+            tolerance = self._tolerance(threshold, max_diff_pixels, max_diff_pixel_ratio)
+            options = self._capture_options(
+                full_page, clip, mask, mask_color, style, omit_background, timeout
+            )
+        except SettingsError as exc:
+            raise SnapshotMismatch(str(exc)) from None
+        baseline_file = baseline_path(
+            self._settings.baseline_template, self._settings.rootdir, self._location, identifier
+        )
+        base = _Base(self._nodeid, name, identifier, str(baseline_file))
+        try:
+            expected = imaging.read_png(baseline_file) if baseline_file.exists() else None
+            shot = capture(
+                target,
+                options,
+                matches_baseline=(lambda rgba: within_tolerance(expected, rgba, tolerance))
+                if expected is not None
+                else None,
+                name=f"snapshot {name!r}",
+            )
+        except (CaptureError, imaging.ImageError) as exc:
+            raise self._failure(base.error(str(exc))) from None
+        verdict = judge(expected, shot.rgba, tolerance)
+        record = self._finish(base, expected, shot.rgba, verdict, tolerance, shot.metadata)
+        if record.failed:
+            raise self._failure(record)
+        self._record(record)
+        return record
+
+    # -- resolution -------------------------------------------------------------------------
+
+    def _tolerance(
+        self, threshold: float | None, pixels: int | None, ratio: float | None
+    ) -> Tolerance:
+        marked = resolve_tolerance(
+            self._settings.tolerance, self._marker_options, "@pytest.mark.visual_review"
+        )
+        call = {"threshold": threshold, "max_diff_pixels": pixels, "max_diff_pixel_ratio": ratio}
+        return resolve_tolerance(marked, call, "snapshot()")
+
+    def _capture_options(
+        self,
+        full_page: bool | None,
+        clip: dict[str, float] | None,
+        mask: Sequence[Any],
+        mask_color: str | None,
+        style: str | None,
+        omit_background: bool,
+        timeout: float | None,
+    ) -> CaptureOptions:
+        defaults = self._settings.capture
+        if full_page is None:
+            full_page = bool(self._marker_options.get("full_page", defaults.full_page))
+        if style is not None and style.strip().endswith(".css") and "{" not in style:
+            try:
+                style = Path(style).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SnapshotMismatch(
+                    f"snapshot(style={style!r}): cannot read the CSS file ({exc.strerror})"
+                ) from exc
+        styles = [css for css in (defaults.style, style) if css]
+        return CaptureOptions(
+            full_page=full_page,
+            clip=clip,
+            mask=tuple(mask),
+            mask_selectors=defaults.mask_selectors,
+            mask_color=mask_color or defaults.mask_color,
+            style="\n".join(styles) or None,
+            omit_background=omit_background,
+            timeout=parse_timeout(timeout, "snapshot(timeout=...)")
+            if timeout is not None
+            else defaults.timeout,
+        )
+
+    # -- outcome ------------------------------------------------------------------------------
+
+    def _finish(
+        self,
+        base: _Base,
+        expected: np.ndarray | None,
+        actual: np.ndarray,
+        verdict: Verdict,
+        tolerance: Tolerance,
+        metadata: dict[str, Any],
+    ) -> SnapshotRecord:
+        fields: dict[str, Any] = dict(
+            width=actual.shape[1],
+            height=actual.shape[0],
+            content_hash=imaging.content_hash(actual),
+            diff_pixel_count=verdict.diff_pixel_count,
+            diff_ratio=verdict.diff_ratio,
+            allowed_diff_pixels=verdict.allowed_diff_pixels,
+            size_mismatch=verdict.size_mismatch,
+            expected_size=verdict.expected_size,
+            metadata={**metadata, "threshold": tolerance.threshold},
+        )
+        if verdict.outcome is Outcome.UNCHANGED:
+            return base.record(Outcome.UNCHANGED, **fields)
+        approving = self._settings.mode is Mode.APPROVE
+        out = self._settings.output_dir / "images" / base.identifier
+        actual_png = imaging.encode_png(actual)
+        paths: dict[str, Any] = {}
+        if not approving:
+            paths["actual_path"] = _write(out / "actual.png", actual_png)
+        if expected is not None:
+            paths["expected_path"] = _write(out / "expected.png", imaging.encode_png(expected))
+        if verdict.diff_image is not None:
+            paths["diff_path"] = _write(out / "diff.png", imaging.encode_png(verdict.diff_image))
+        if approving:
+            imaging.write_png(base.baseline_path, actual_png)
+            paths["actual_path"] = base.baseline_path
+        record = base.record(verdict.outcome, approved=approving, **fields, **paths)
+        return _with_message(record, tolerance)
+
+    def _failure(self, record: SnapshotRecord) -> SnapshotMismatch:
+        """Record a failing snapshot and return the exception that fails its test."""
+        self._record(record)
+        return SnapshotMismatch(record.message)
+
+
+class _Base:
+    """The identity of one call, shared by its success, failure and error records."""
+
+    def __init__(self, nodeid: str, name: str, identifier: str, baseline: str) -> None:
+        self.nodeid, self.name, self.identifier, self.baseline_path = (
+            nodeid, name, identifier, baseline)
+
+    def record(self, outcome: Outcome, **fields: Any) -> SnapshotRecord:
+        return SnapshotRecord(
+            nodeid=self.nodeid,
+            name=self.name,
+            identifier=self.identifier,
+            outcome=outcome,
+            baseline_path=self.baseline_path,
+            **fields,
+        )
+
+    def error(self, message: str) -> SnapshotRecord:
+        return self.record(Outcome.ERROR, message=message)
+
+
+def _write(path: Path, data: bytes) -> str:
+    try:
+        imaging.write_atomic(path, data)
+    except OSError as exc:
+        raise SnapshotMismatch(
+            f"cannot write {path} ({exc.strerror}); make the output folder writable or choose "
+            "another with --visual-review-output"
+        ) from exc
+    return str(path)
+
+
+def _with_message(record: SnapshotRecord, tolerance: Tolerance) -> SnapshotRecord:
+    """Attach the message a person reads in the terminal for a new or changed snapshot."""
+    label = f"snapshot {record.name!r} ({record.identifier})"
+    if record.approved:
+        verb = "accepted as the new baseline" if record.outcome is Outcome.CHANGED else "new baseline"
+        return dataclasses.replace(record, message=f"{label}: {verb}: {record.baseline_path}")
+    images = [
+        f"  {kind:9}{path}"
+        for kind, path in (
+            ("expected", record.expected_path),
+            ("actual", record.actual_path),
+            ("diff", record.diff_path),
+        )
+        if path
+    ]
+    if record.outcome is Outcome.NEW:
+        head = (
+            f"no baseline for {label}; run with --approve to accept it "
+            f"(it will be written to {record.baseline_path})"
+        )
+    elif record.size_mismatch and record.expected_size:
+        (ew, eh), (aw, ah) = record.expected_size, (record.width, record.height)
+        head = (
+            f"{label} changed size: expected {ew}×{eh}, got {aw}×{ah} "
+            f"({record.diff_pixel_count} pixels differ in the padded comparison)"
+        )
+    else:
+        head = (
+            f"{label} differs from its baseline: {record.diff_pixel_count} pixels "
+            f"({(record.diff_ratio or 0) * 100:.2f}%) differ, {record.allowed_diff_pixels} allowed "
+            f"(threshold {tolerance.threshold:g})"
+        )
+    tail = "  accept with: pytest --approve" if record.outcome is Outcome.CHANGED else ""
+    return dataclasses.replace(record, message="\n".join([head, *images, tail]).rstrip())

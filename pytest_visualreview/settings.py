@@ -1,0 +1,242 @@
+"""One frozen Settings per session, resolved once from command line > ini > defaults, validated with
+messages that name the option and what to do.
+
+Per-snapshot tolerances resolve later (call > marker > ini > default) in `resolve_tolerance`, so the
+precedence rule lives in one place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BASELINE_TEMPLATE = "{test_dir}/__snapshots__/{test_file_stem}/{identifier}.png"
+DEFAULT_OUTPUT_DIR = ".visual-review"
+DEFAULT_THRESHOLD = 0.1
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_MASK_COLOR = "#FF00FF"
+TEMPLATE_FIELDS = ("test_dir", "test_file_stem", "identifier", "rootdir")
+
+#: ini key -> (help text, pytest ini type, default)
+INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
+    "visual_review_threshold": (
+        "per-pixel colour tolerance 0..1 (pixelmatch YIQ distance)", "string", ""),
+    "visual_review_max_diff_pixels": (
+        "differing pixels a snapshot may have and still pass", "string", ""),
+    "visual_review_max_diff_pixel_ratio": (
+        "fraction 0..1 of pixels that may differ (smaller budget wins)", "string", ""),
+    "visual_review_full_page": ("capture whole scrollable pages by default", "bool", False),
+    "visual_review_timeout": (
+        "seconds to wait for a stable screenshot (default 5)", "string", ""),
+    "visual_review_mask": (
+        "CSS selectors masked in every page screenshot", "linelist", []),
+    "visual_review_mask_color": ("colour of masked boxes (default #FF00FF)", "string", ""),
+    "visual_review_style": (
+        "CSS text, or a path to a .css file, applied while capturing", "string", ""),
+    "visual_review_output": (
+        "folder for actual/expected/diff images and report.html (default .visual-review)",
+        "string", ""),
+    "visual_review_baseline_template": (
+        f"where baselines live (default {DEFAULT_BASELINE_TEMPLATE})", "string", ""),
+}
+
+
+class Mode(StrEnum):
+    OFF = "off"  # snapshot() captures nothing and passes
+    CHECK = "check"  # --visual-review: compare with baselines
+    APPROVE = "approve"  # --approve: compare, and accept new/changed as baselines
+
+
+class SettingsError(Exception):
+    """An invalid option value; pytest shows it as a usage error."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How different a snapshot may be from its baseline and still pass."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    max_diff_pixels: int | None = None
+    max_diff_pixel_ratio: float | None = None
+
+    def allowed_pixels(self, total_pixels: int) -> int:
+        """The pixel budget; when both limits are set the smaller wins, and with neither it is 0."""
+        budgets = []
+        if self.max_diff_pixels is not None:
+            budgets.append(self.max_diff_pixels)
+        if self.max_diff_pixel_ratio is not None:
+            budgets.append(math.floor(self.max_diff_pixel_ratio * total_pixels))
+        return min(budgets) if budgets else 0
+
+
+@dataclass(frozen=True)
+class CaptureDefaults:
+    full_page: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    mask_selectors: tuple[str, ...] = ()
+    mask_color: str = DEFAULT_MASK_COLOR
+    style: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = Mode.OFF
+    rootdir: Path = field(default_factory=Path.cwd)
+    output_dir: Path = field(default_factory=lambda: Path(DEFAULT_OUTPUT_DIR).resolve())
+    baseline_template: str = DEFAULT_BASELINE_TEMPLATE
+    tolerance: Tolerance = Tolerance()
+    capture: CaptureDefaults = CaptureDefaults()
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode is not Mode.OFF
+
+
+def parse_threshold(value: Any, source: str) -> float:
+    number = _parse_number(value, source, float)
+    if not 0 <= number <= 1:
+        raise SettingsError(f"{source}: threshold must be between 0 and 1, got {value!r}")
+    return number
+
+
+def parse_max_diff_pixels(value: Any, source: str) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise SettingsError(f"{source}: max_diff_pixels must be a whole number, got {value!r}")
+    number = _parse_number(value, source, int)
+    if number < 0:
+        raise SettingsError(f"{source}: max_diff_pixels must be 0 or more, got {value!r}")
+    return number
+
+
+def parse_ratio(value: Any, source: str) -> float:
+    number = _parse_number(value, source, float)
+    if not 0 <= number <= 1:
+        raise SettingsError(
+            f"{source}: max_diff_pixel_ratio must be a fraction between 0 and 1, got {value!r}"
+        )
+    return number
+
+
+def parse_timeout(value: Any, source: str) -> float:
+    number = _parse_number(value, source, float)
+    if number <= 0:
+        raise SettingsError(f"{source}: timeout must be a positive number of seconds, got {value!r}")
+    return number
+
+
+def resolve_tolerance(base: Tolerance, overrides: dict[str, Any], source: str) -> Tolerance:
+    """Apply `threshold`/`max_diff_pixels`/`max_diff_pixel_ratio` overrides on top of `base`.
+
+    `source` names where the values came from in errors; `{key}` in it becomes the option name.
+    """
+    threshold = base.threshold
+    pixels = base.max_diff_pixels
+    ratio = base.max_diff_pixel_ratio
+    if overrides.get("threshold") is not None:
+        threshold = parse_threshold(overrides["threshold"], source.format(key="threshold"))
+    if overrides.get("max_diff_pixels") is not None:
+        pixels = parse_max_diff_pixels(
+            overrides["max_diff_pixels"], source.format(key="max_diff_pixels")
+        )
+    if overrides.get("max_diff_pixel_ratio") is not None:
+        ratio = parse_ratio(
+            overrides["max_diff_pixel_ratio"], source.format(key="max_diff_pixel_ratio")
+        )
+    return Tolerance(threshold, pixels, ratio)
+
+
+def from_pytest_config(config: Any) -> Settings:
+    """Build the session's Settings from a pytest Config (command line, then ini)."""
+    approve = bool(config.getoption("visual_review_approve"))
+    check = bool(config.getoption("visual_review"))
+    mode = Mode.APPROVE if approve else Mode.CHECK if check else Mode.OFF
+    rootdir = Path(config.rootpath)
+
+    def ini(name: str) -> Any:
+        return config.getini(name)
+
+    output = config.getoption("visual_review_output") or ini("visual_review_output")
+    output_dir = Path(output or DEFAULT_OUTPUT_DIR)
+    if not output_dir.is_absolute():
+        output_dir = rootdir / output_dir
+
+    template = ini("visual_review_baseline_template") or DEFAULT_BASELINE_TEMPLATE
+    validate_template(template)
+
+    tolerance = resolve_tolerance(
+        Tolerance(),
+        {
+            "threshold": ini("visual_review_threshold") or None,
+            "max_diff_pixels": ini("visual_review_max_diff_pixels") or None,
+            "max_diff_pixel_ratio": ini("visual_review_max_diff_pixel_ratio") or None,
+        },
+        "ini option visual_review_{key}",
+    )
+    timeout_text = ini("visual_review_timeout")
+    capture = CaptureDefaults(
+        full_page=bool(ini("visual_review_full_page")),
+        timeout=parse_timeout(timeout_text, "ini option visual_review_timeout")
+        if timeout_text
+        else DEFAULT_TIMEOUT,
+        mask_selectors=tuple(s for s in ini("visual_review_mask") if s.strip()),
+        mask_color=ini("visual_review_mask_color") or DEFAULT_MASK_COLOR,
+        style=load_style(ini("visual_review_style") or None, rootdir),
+    )
+    return Settings(
+        mode=mode,
+        rootdir=rootdir,
+        output_dir=output_dir,
+        baseline_template=template,
+        tolerance=tolerance,
+        capture=capture,
+    )
+
+
+def validate_template(template: str) -> None:
+    """The template must put `{identifier}` in the file name, so every snapshot gets its own file
+    and obsolete baselines can be found by listing the folder."""
+    try:
+        sample = template.format(**{name: name.upper() for name in TEMPLATE_FIELDS})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SettingsError(
+            f"ini option visual_review_baseline_template={template!r} is invalid ({exc}); "
+            f"use the fields {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
+        ) from exc
+    if "IDENTIFIER" not in Path(sample).name or not sample.endswith(".png"):
+        raise SettingsError(
+            f"ini option visual_review_baseline_template={template!r} must end in a file name "
+            "containing {identifier} and ending in .png, e.g. " + DEFAULT_BASELINE_TEMPLATE
+        )
+
+
+def load_style(value: str | None, rootdir: Path) -> str | None:
+    """CSS text, or a path (relative to rootdir) to a .css file whose text is used."""
+    if not value:
+        return None
+    if value.strip().endswith(".css") and "{" not in value:
+        path = Path(value.strip())
+        if not path.is_absolute():
+            path = rootdir / path
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(
+                f"visual_review_style: cannot read CSS file {path} ({exc.strerror}); "
+                "give CSS text or the path of an existing .css file"
+            ) from exc
+    return value
+
+
+def _parse_number(value: Any, source: str, kind: type) -> Any:
+    if isinstance(value, bool):
+        raise SettingsError(f"{source}: expected a number, got {value!r}")
+    try:
+        number = kind(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{source}: expected a number, got {value!r}") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise SettingsError(f"{source}: expected a finite number, got {value!r}")
+    return number

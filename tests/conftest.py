@@ -1,0 +1,82 @@
+"""Shared helpers for the plugin's end-to-end tests: an inner pytest project with real pages."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><style>
+body {{ margin: 0; font-family: "DejaVu Sans", sans-serif; background: white; }}
+#box {{ width: 120px; height: 60px; margin: 10px; background: {color}; }}
+#empty {{ width: 0; height: 0; }}
+.clock {{ display: inline-block; width: 240px; height: 24px; overflow: hidden; font-size: 20px; }}
+.spinner {{ width: 30px; height: 30px; border: 4px solid #ccc; border-top-color: #333;
+            border-radius: 50%; animation: spin .5s linear infinite; }}
+@keyframes spin {{ to {{ transform: rotate(360deg); }} }}
+</style></head>
+<body>
+<div id="box"></div>
+<div id="empty"></div>
+<span class="clock" id="clock">0</span>
+<div class="spinner"></div>
+<script>
+setInterval(() => {{ document.getElementById("clock").textContent = String(performance.now()); }}, 5);
+</script>
+</body></html>
+"""
+
+
+class Project:
+    """A throwaway pytest project (pytester) with one page and a test file."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        self.root = Path(pytester.path)
+        self.set_page(color="rgb(40, 80, 200)")
+        pytester.makeini("[pytest]\nvisual_review_mask = .clock\n")
+
+    def set_page(self, *, color: str, html: str | None = None) -> None:
+        (self.root / "page.html").write_text(html or PAGE.format(color=color), encoding="utf-8")
+
+    def write_tests(self, source: str, name: str = "test_visual") -> Path:
+        header = (
+            "from pathlib import Path\n"
+            "PAGE = (Path(__file__).parent / 'page.html').as_uri()\n\n"
+        )
+        path = self.root / f"{name}.py"
+        path.write_text(header + textwrap.dedent(source), encoding="utf-8")
+        return path
+
+    def run(self, *args: str) -> pytest.RunResult:
+        """Run the inner session in this process (fast: no interpreter start-up).
+
+        pytest-playwright wraps every test call in a process-global soft-assertion scope, and the
+        inner session would nest a second one; the outer scope is set aside for the inner run.
+        """
+        from playwright._impl import _assertions
+
+        saved = getattr(_assertions, "_soft_errors", None)
+        _assertions._soft_errors = None
+        try:
+            return self.pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+        finally:
+            _assertions._soft_errors = saved
+
+    def run_subprocess(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+    def baselines(self, stem: str = "test_visual") -> list[str]:
+        folder = self.root / "__snapshots__" / stem
+        return sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
+
+    @property
+    def output(self) -> Path:
+        return self.root / ".visual-review"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Project:
+    return Project(pytester)

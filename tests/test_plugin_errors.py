@@ -1,0 +1,124 @@
+"""Every error a user can cause gets a message naming the thing and what to do; nothing is lost."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_unknown_target_type(project):
+    project.write_tests(
+        """
+        def test_bad(snapshot):
+            snapshot({"not": "an image"}, "dict")
+        """
+    )
+    result = project.run("--visual-review")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cannot use a builtins.dict as an image; pass a Playwright*"])
+
+
+def test_locator_matching_nothing_and_zero_size_element(project):
+    project.write_tests(
+        """
+        def test_missing(page, snapshot):
+            page.goto(PAGE)
+            snapshot(page.locator("#does-not-exist"), "missing")
+
+        def test_empty(page, snapshot):
+            page.goto(PAGE)
+            snapshot(page.locator("#empty"), "empty")
+
+        def test_many(page, snapshot):
+            page.goto(PAGE)
+            snapshot(page.locator("div"), "many")
+        """
+    )
+    result = project.run("--visual-review")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*snapshot 'missing': locator '#does-not-exist' matched no element; check the selector*"])
+    result.stdout.fnmatch_lines(["*snapshot 'empty': locator '#empty' has no area to capture (0×0)*"])
+    result.stdout.fnmatch_lines(["*locator 'div' matched 3 elements; narrow it to one*"])
+
+
+def test_corrupt_baseline_names_the_file_and_is_kept(project):
+    project.write_tests(
+        """
+        def test_chart(snapshot):
+            import numpy as np
+            snapshot(np.zeros((4, 4, 3), dtype=np.uint8), "chart")
+        """
+    )
+    project.run("--approve").assert_outcomes(passed=1)
+    baseline = project.root / "__snapshots__" / "test_visual" / "test_visual--test_chart--chart.png"
+    corrupt = baseline.read_bytes()[:40]
+    baseline.write_bytes(corrupt)
+    for mode in ("--visual-review", "--approve"):
+        result = project.run(mode)
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([f"*{baseline}: cannot decode PNG*delete it and re-create it*"])
+        assert baseline.read_bytes() == corrupt  # never overwritten behind the user's back
+
+
+def test_duplicate_names(project):
+    project.write_tests(
+        """
+        import numpy as np
+
+        def test_twice(snapshot):
+            image = np.zeros((4, 4, 3), dtype=np.uint8)
+            snapshot(image, "same")
+            snapshot(image, "same")
+        """
+    )
+    result = project.run("--approve")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*snapshot name 'same' is used twice in*give each snapshot*"])
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        ("visual_review_threshold = 2", "*ini option visual_review_threshold: threshold must be between 0 and 1, got '2'*"),
+        ("visual_review_max_diff_pixels = many", "*expected a number, got 'many'*"),
+        ("visual_review_max_diff_pixel_ratio = 1.5", "*max_diff_pixel_ratio must be a fraction*"),
+        ("visual_review_timeout = -1", "*timeout must be a positive number of seconds*"),
+        ("visual_review_baseline_template = {test_dir}/{identifier}/x.png",
+         "*must end in a file name containing {identifier}*"),
+        ("visual_review_style = missing.css", "*cannot read CSS file*missing.css*"),
+    ],
+)
+def test_invalid_ini_values(project, ini, message):
+    project.pytester.makeini(f"[pytest]\n{ini}\n")
+    project.write_tests("def test_nothing(snapshot):\n    pass\n")
+    result = project.run("--visual-review")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_invalid_marker_and_call_values(project):
+    project.write_tests(
+        """
+        import numpy as np
+        import pytest
+
+        @pytest.mark.visual_review(treshold=0.2)
+        def test_typo(snapshot):
+            snapshot(np.zeros((4, 4, 3), dtype=np.uint8), "x")
+
+        def test_bad_call(snapshot):
+            snapshot(np.zeros((4, 4, 3), dtype=np.uint8), "x", threshold=-1)
+        """
+    )
+    result = project.run("--visual-review")
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(["*unknown option(s) ?'treshold'?; it takes threshold*"])
+    result.stdout.fnmatch_lines(["*snapshot(): threshold must be between 0 and 1, got -1*"])
+
+
+def test_unwritable_output_folder(project):
+    project.write_tests("def test_nothing(snapshot):\n    pass\n")
+    blocker = project.root / "blocked"
+    blocker.write_text("a file where a folder should be")
+    result = project.run("--visual-review", f"--visual-review-output={blocker}/out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*output folder {blocker}/out is not writable*--visual-review-output*"])

@@ -41,6 +41,7 @@ _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
 _U32A = npt.NDArray[np.uint32]
 _BOOL = npt.NDArray[np.bool_]
+_U8 = npt.NDArray[np.uint8]
 
 # pixelmatch's YIQ coefficients (Kotsarenko & Ramos 2010), in the order the JS code uses them.
 _YR, _YG, _YB = 0.29889531, 0.58662247, 0.11448223
@@ -56,10 +57,13 @@ _ALPHA_OPAQUE = np.uint32(0xFF000000)
 _ONES8 = np.uint64(0x0101010101010101)
 _SHIFT56 = np.uint64(56)
 
-#: Pixels per band of rows for the differing-pixel pass (bounds temporaries to a few MB).
+#: Pixels per band of rows for the differing-pixel pass (bounds the index array).
 _BAND_PIXELS = 1 << 19
-#: Candidates per anti-aliasing chunk (a budgeted compare can stop after any chunk).
-_AA_CHUNK = 1 << 15
+#: Differing pixels per chunk: float temporaries of this length stay in L2, and a budgeted
+#: compare can stop after any chunk.
+_CHUNK = 1 << 14
+#: Candidates per pixel of their rows above which equal-neighbour counts are computed densely.
+_DENSE_SHARE = 0.125
 #: Below this share of run starts the grey background is computed per run of equal pixels.
 _RUN_SHARE = 0.25
 
@@ -253,9 +257,7 @@ def _color_u32(color: Sequence[int], name: str) -> np.uint32:
     """An (r, g, b) colour as the opaque little-endian RGBA uint32 pixelmatch's drawPixel writes."""
     try:
         r, g, b = (int(c) for c in color)
-        valid = all(
-            0 <= c <= 255 and float(c) == float(o) for c, o in zip((r, g, b), color, strict=True)
-        )
+        valid = all(0 <= c <= 255 and float(c) == float(o) for c, o in zip((r, g, b), color, strict=True))
     except (TypeError, ValueError):
         valid = False
     if not valid:
@@ -298,8 +300,9 @@ class _Context:
 def _count(ctx: _Context, neq: _BOOL, out32: _U32A | None, *, stop_early: bool) -> tuple[int, bool]:
     """Walk the image in row bands: YIQ delta of differing pixels, then AA on those over threshold.
 
-    Returns (count, exact). With a budget and ``stop_early`` the walk ends as soon as the count
-    exceeds the budget; the count is then a lower bound.
+    Differing pixels are handled in chunks small enough for their float temporaries to stay in
+    the CPU cache. Returns (count, exact). With a budget and ``stop_early`` the walk ends as soon
+    as the count exceeds the budget; the count is then a lower bound.
     """
     opts = ctx.opts
     budget = opts.max_diff_pixels if stop_early else None
@@ -309,27 +312,23 @@ def _count(ctx: _Context, neq: _BOOL, out32: _U32A | None, *, stop_early: bool) 
     for row in range(0, ctx.height, band_rows):
         lo = row * ctx.width
         hi = min(total, lo + band_rows * ctx.width)
-        idx = np.flatnonzero(neq[lo:hi])
-        if idx.size == 0:
-            continue
-        idx += lo
-        over, darker = _over_threshold(ctx, idx)
-        cand = idx[over]
-        if cand.size == 0:
-            continue
-        darker = darker[over]
-        for start in range(0, cand.size, _AA_CHUNK):
-            chunk = cand[start : start + _AA_CHUNK]
-            chunk_darker = darker[start : start + _AA_CHUNK]
+        band_idx = np.flatnonzero(neq[lo:hi])
+        band_idx += lo
+        for start in range(0, band_idx.size, _CHUNK):
+            idx = band_idx[start : start + _CHUNK]
+            over, darker = _over_threshold(ctx, idx)
+            cand = idx[over]
+            if cand.size == 0:
+                continue
             if opts.include_aa:
-                real = np.ones(chunk.size, dtype=bool)
+                real = np.ones(cand.size, dtype=bool)
             else:
-                real = ~_antialiased_either(ctx, chunk)
+                real = ~_antialiased_either(ctx, cand)
             count += int(np.count_nonzero(real))
             if out32 is not None:
-                _paint(out32, chunk, real, chunk_darker, opts)
+                _paint(out32, cand, real, darker[over], opts)
             if budget is not None and count > budget:
-                finished = hi >= total and start + _AA_CHUNK >= cand.size
+                finished = hi >= total and start + _CHUNK >= band_idx.size
                 return count, finished
     return count, True
 
@@ -448,14 +447,92 @@ def _yiq_diff_v7(pa: _U32A, pb: _U32A, idx: _I64) -> tuple[_F64, _F64, _F64]:
 def _antialiased_either(ctx: _Context, cand: _I64) -> _BOOL:
     """pixelmatch's ``antialiased(img1, ...) || antialiased(img2, ...)`` for each candidate."""
     y, x = np.divmod(cand, ctx.width)
-    aa = _antialiased(ctx, 0, cand, x, y)
+    sib = _Siblings.for_candidates(ctx, cand, y)
+    aa = _antialiased(ctx, sib, 0, cand, x, y)
     rest = np.flatnonzero(~aa)
     if rest.size:
-        aa[rest] = _antialiased(ctx, 1, cand[rest], x[rest], y[rest])
+        aa[rest] = _antialiased(ctx, sib, 1, cand[rest], x[rest], y[rest])
     return aa
 
 
-def _antialiased(ctx: _Context, which: int, cand: _I64, x: _I64, y: _I64) -> _BOOL:
+class _Siblings:
+    """Counts of equal (same RGBA) 8-neighbours, plus one on the image border, as pixelmatch's
+    hasManySiblings counts them.
+
+    Sparse candidates gather their neighbours; when candidates are dense in their rows (a large
+    change, an inverted image) the counts of every pixel in those rows are computed at once from
+    shifted slices, which is several times cheaper per candidate, and hasManySiblings becomes a
+    lookup.
+    """
+
+    def __init__(self, ctx: _Context, maps: tuple[_U8, _U8] | None, base: int) -> None:
+        self.ctx = ctx
+        self.maps = maps
+        self.base = base
+
+    @classmethod
+    def for_candidates(cls, ctx: _Context, cand: _I64, y: _I64) -> _Siblings:
+        """Dense maps for the rows around `cand` (sorted) when they are worth it."""
+        width, height = ctx.width, ctx.height
+        first = max(int(y[0]) - 1, 0)
+        stop = min(int(y[-1]) + 2, height)
+        if cand.size < _DENSE_SHARE * (stop - first) * width:
+            return cls(ctx, None, 0)
+        maps = (
+            _equal_neighbour_map(ctx.a32, width, height, first, stop),
+            _equal_neighbour_map(ctx.b32, width, height, first, stop),
+        )
+        return cls(ctx, maps, first * width)
+
+    def counts(self, which: int, pos: _I64) -> _U8:
+        """Equal-neighbour counts (dense mode only)."""
+        assert self.maps is not None
+        return self.maps[which][pos - self.base]
+
+    def many(self, which: int, pos: _I64, x: _I64, y: _I64) -> _BOOL:
+        """hasManySiblings(image `which`, pos): more than two equal neighbours."""
+        if self.maps is not None:
+            result: _BOOL = self.maps[which][pos - self.base] > 2
+            return result
+        ctx = self.ctx
+        u32 = ctx.a32 if which == 0 else ctx.b32
+        return _many_siblings(u32, pos, x, y, ctx.width, ctx.height)
+
+
+def _equal_neighbour_map(u32: _U32A, width: int, height: int, first: int, stop: int) -> _U8:
+    """Per pixel of rows [first, stop): equal 8-neighbours (+1 on the image border), flat.
+
+    Each of the four directions is compared once and credited to both pixels of the pair.
+    """
+    lo = max(first - 1, 0)
+    hi = min(stop + 1, height)
+    ext = u32[lo * width : hi * width].reshape(hi - lo, width)
+    cnt = np.zeros((hi - lo, width), dtype=np.uint8)
+    eq = ext[:, 1:] == ext[:, :-1]
+    cnt[:, 1:] += eq
+    cnt[:, :-1] += eq
+    eq = ext[1:] == ext[:-1]
+    cnt[1:] += eq
+    cnt[:-1] += eq
+    eq = ext[1:, 1:] == ext[:-1, :-1]
+    cnt[1:, 1:] += eq
+    cnt[:-1, :-1] += eq
+    eq = ext[1:, :-1] == ext[:-1, 1:]
+    cnt[1:, :-1] += eq
+    cnt[:-1, 1:] += eq
+    rows = cnt[first - lo : first - lo + (stop - first)]
+    border = np.zeros(rows.shape, dtype=bool)
+    border[:, 0] = True
+    border[:, -1] = True
+    if first == 0:
+        border[0] = True
+    if stop == height:
+        border[-1] = True
+    rows += border
+    return rows.reshape(-1)
+
+
+def _antialiased(ctx: _Context, sib: _Siblings, which: int, cand: _I64, x: _I64, y: _I64) -> _BOOL:
     """Is each candidate pixel anti-aliasing in image ``which`` (0: img1, 1: img2)?
 
     Interior candidates whose 3×3 neighbourhood is opaque take the fast path (uint32 equality and
@@ -464,16 +541,33 @@ def _antialiased(ctx: _Context, which: int, cand: _I64, x: _I64, y: _I64) -> _BO
     """
     w, h = ctx.width, ctx.height
     result = np.zeros(cand.size, dtype=bool)
-    fast = (x >= 1) & (x <= w - 2) & (y >= 1) & (y <= h - 2)
-    fast_idx = np.flatnonzero(fast)
-    slow_idx = np.flatnonzero(~fast)
-    if fast_idx.size:
-        got, needs_float = _antialiased_fast(ctx, which, cand[fast_idx], x[fast_idx], y[fast_idx])
-        result[fast_idx] = got
-        if needs_float.size:
-            slow_idx = np.concatenate([slow_idx, fast_idx[needs_float]])
-    if slow_idx.size:
-        result[slow_idx] = _antialiased_float(ctx, which, cand[slow_idx], x[slow_idx], y[slow_idx])
+    if sib.maps is not None:
+        # RGBA-equal neighbours always have a zero luma delta: more than two of them rule AA out.
+        keep = np.flatnonzero(sib.counts(which, cand) <= 2)
+    else:
+        keep = np.arange(cand.size)
+    kx, ky = x[keep], y[keep]
+    inner = (kx >= 1) & (kx <= w - 2) & (ky >= 1) & (ky <= h - 2)
+    fast = keep[inner]
+    slow = keep[~inner]
+    if fast.size:
+        own = ctx.a32 if which == 0 else ctx.b32
+        c = cand[fast]
+        nb = own[c[:, None] + _neighbour_offsets(w)]
+        centre = own[c]
+        if sib.maps is None:
+            alive = np.flatnonzero(_popcount_rows(nb == centre[:, None]) <= 2)
+            fast, nb, centre = fast[alive], nb[alive], centre[alive]
+        opaque = (_popcount_rows(nb >= _ALPHA_OPAQUE) == 8) & (centre >= _ALPHA_OPAQUE)
+        if not opaque.all():
+            slow = np.concatenate([slow, fast[~opaque]])
+            ok = np.flatnonzero(opaque)
+            fast, nb, centre = fast[ok], nb[ok], centre[ok]
+        if fast.size:
+            delta = _keys(centre)[:, None] - _keys(nb)
+            result[fast] = _aa_from_deltas(sib, which, delta, cand[fast], x[fast], y[fast])
+    if slow.size:
+        result[slow] = _antialiased_float(ctx, sib, which, cand[slow], x[slow], y[slow])
     return result
 
 
@@ -492,38 +586,8 @@ def _keys(px: _U32A) -> _I64:
     return _S_RG[px & 0xFFFF] + _S_B[(px >> 16) & 0xFF]
 
 
-def _antialiased_fast(
-    ctx: _Context, which: int, cand: _I64, x: _I64, y: _I64
-) -> tuple[_BOOL, _I64]:
-    """AA test for interior candidates. Returns (result, positions that need the float path)."""
-    own = ctx.a32 if which == 0 else ctx.b32
-    offsets = _neighbour_offsets(ctx.width)
-    nb = own[cand[:, None] + offsets]
-    centre = own[cand]
-    zeros = _popcount_rows(nb == centre[:, None])
-    # More than two equal neighbours: definitely not anti-aliasing (no border bonus inside).
-    alive = np.flatnonzero(zeros <= 2)
-    result = np.zeros(cand.size, dtype=bool)
-    if alive.size == 0:
-        return result, np.empty(0, dtype=np.int64)
-    nb = nb[alive]
-    centre = centre[alive]
-    opaque = (_popcount_rows(nb >= _ALPHA_OPAQUE) == 8) & (centre >= _ALPHA_OPAQUE)
-    if not opaque.all():
-        needs_float = alive[~opaque]
-        keep = np.flatnonzero(opaque)
-        alive, nb, centre = alive[keep], nb[keep], centre[keep]
-    else:
-        needs_float = np.empty(0, dtype=np.int64)
-    if alive.size == 0:
-        return result, needs_float
-    delta = _keys(centre)[:, None] - _keys(nb)
-    result[alive] = _aa_from_deltas(ctx, which, delta, cand[alive], x[alive], y[alive])
-    return result, needs_float
-
-
 def _aa_from_deltas(
-    ctx: _Context,
+    sib: _Siblings,
     which: int,
     delta: npt.NDArray[Any],
     cand: _I64,
@@ -539,10 +603,7 @@ def _aa_from_deltas(
     ok = (delta[rows, imin] < 0) & (delta[rows, imax] > 0)
     sel = np.flatnonzero(ok)
     result = np.zeros(cand.size, dtype=bool)
-    if sel.size == 0:
-        return result
-    own = ctx.a32 if which == 0 else ctx.b32
-    other = ctx.b32 if which == 0 else ctx.a32
+    width = sib.ctx.width
     # (many(own, min) and many(other, min)) or (many(own, max) and many(other, max)), lazily.
     for pick in (imin, imax):
         if sel.size == 0:
@@ -550,13 +611,10 @@ def _aa_from_deltas(
         k = pick[sel]
         px = x[sel] + _DX[k]
         py = y[sel] + _DY[k]
-        pos = py * ctx.width + px
-        hit = _many_siblings(own, pos, px, py, ctx.width, ctx.height)
-        hit_idx = np.flatnonzero(hit)
+        pos = py * width + px
+        hit_idx = np.flatnonzero(sib.many(which, pos, px, py))
         if hit_idx.size:
-            hit2 = _many_siblings(
-                other, pos[hit_idx], px[hit_idx], py[hit_idx], ctx.width, ctx.height
-            )
+            hit2 = sib.many(1 - which, pos[hit_idx], px[hit_idx], py[hit_idx])
             done = hit_idx[hit2]
             result[sel[done]] = True
             keep = np.ones(sel.size, dtype=bool)
@@ -593,7 +651,7 @@ def _clipped_neighbours(x: _I64, y: _I64, width: int, height: int) -> tuple[_I64
     return nidx, valid
 
 
-def _antialiased_float(ctx: _Context, which: int, cand: _I64, x: _I64, y: _I64) -> _BOOL:
+def _antialiased_float(ctx: _Context, sib: _Siblings, which: int, cand: _I64, x: _I64, y: _I64) -> _BOOL:
     """AA test following pixelmatch's float arithmetic literally (border pixels, transparency)."""
     w, h = ctx.width, ctx.height
     own8 = ctx.a8 if which == 0 else ctx.b8
@@ -608,7 +666,7 @@ def _antialiased_float(ctx: _Context, which: int, cand: _I64, x: _I64, y: _I64) 
     alive = np.flatnonzero(zeros <= 2)
     result = np.zeros(cand.size, dtype=bool)
     if alive.size:
-        result[alive] = _aa_from_deltas(ctx, which, delta[alive], cand[alive], x[alive], y[alive])
+        result[alive] = _aa_from_deltas(sib, which, delta[alive], cand[alive], x[alive], y[alive])
     return result
 
 

@@ -58,9 +58,7 @@ def test_pixelmatch_fixture(case: dict[str, Any]) -> None:
     assert result.diff_image is not None
     assert result.diff_image.shape == expected_diff.shape
     mismatched = np.argwhere((result.diff_image != expected_diff).any(axis=2))
-    assert mismatched.size == 0, (
-        f"{len(mismatched)} diff pixels differ, first at (y, x) {mismatched[0]}"
-    )
+    assert mismatched.size == 0, f"{len(mismatched)} diff pixels differ, first at (y, x) {mismatched[0]}"
     assert result.total_pixels == img1.shape[0] * img1.shape[1]
     assert result.diff_ratio == case["expected_mismatch"] / result.total_pixels
     assert not result.size_mismatch
@@ -93,8 +91,8 @@ def test_float_path_matches_fast_path_on_fixtures(monkeypatch: pytest.MonkeyPatc
     pairs = [(c, read_png(FIXTURES / c["img1"]), read_png(FIXTURES / c["img2"])) for c in CASES]
     fast = [diff.compare(a, b, **_kwargs(c)) for c, a, b in pairs]
 
-    def all_slow(ctx: Any, which: int, cand: Any, x: Any, y: Any) -> Any:
-        return diff._antialiased_float(ctx, which, cand, x, y)
+    def all_slow(ctx: Any, sib: Any, which: int, cand: Any, x: Any, y: Any) -> Any:
+        return diff._antialiased_float(ctx, sib, which, cand, x, y)
 
     monkeypatch.setattr(diff, "_antialiased", all_slow)
     for (case, a, b), reference in zip(pairs, fast, strict=True):

@@ -69,9 +69,7 @@ def test_identical_images_give_zero(
     pair: tuple[np.ndarray, np.ndarray], threshold: float, checkerboard: bool, aa: bool
 ) -> None:
     img = pair[0]
-    result = diff.compare(
-        img, img.copy(), threshold=threshold, checkerboard=checkerboard, include_aa=aa
-    )
+    result = diff.compare(img, img.copy(), threshold=threshold, checkerboard=checkerboard, include_aa=aa)
     assert result.diff_pixel_count == 0 and result.identical
 
 
@@ -97,9 +95,7 @@ def test_count_without_aa_is_pixels_over_threshold(
     img1, img2 = pair
     max_delta = 35215 * threshold * threshold
     flat1, flat2 = img1.reshape(-1, 4), img2.reshape(-1, 4)
-    expected = sum(
-        abs(_scalar_delta_v5(p, q)) > max_delta for p, q in zip(flat1, flat2, strict=True)
-    )
+    expected = sum(abs(_scalar_delta_v5(p, q)) > max_delta for p, q in zip(flat1, flat2, strict=True))
     result = diff.compare(img1, img2, threshold=threshold, include_aa=True)
     assert result.diff_pixel_count == expected
 
@@ -127,9 +123,7 @@ def test_single_changed_pixel_above_threshold_is_found(
     delta = abs(_scalar_delta_v5(img1[y, x], img2[y, x]))  # opaque: v5 and v7 agree
     threshold = 0.05
     above = delta > 35215 * threshold * threshold
-    result = diff.compare(
-        img1, img2, threshold=threshold, include_aa=True, checkerboard=checkerboard
-    )
+    result = diff.compare(img1, img2, threshold=threshold, include_aa=True, checkerboard=checkerboard)
     assert result.diff_pixel_count == int(above)
     if above:
         assert result.diff_image is not None
@@ -187,12 +181,18 @@ def test_budget_mode_agrees_with_exact_mode(
 
 
 @SETTINGS
-@given(pair=image_pairs(max_side=24), checkerboard=st.booleans(), which=st.sampled_from([0, 1]))
+@given(
+    pair=image_pairs(max_side=24),
+    checkerboard=st.booleans(),
+    which=st.sampled_from([0, 1]),
+    dense=st.booleans(),
+)
 def test_fast_aa_path_agrees_with_literal_float_path(
-    pair: tuple[np.ndarray, np.ndarray], checkerboard: bool, which: int
+    pair: tuple[np.ndarray, np.ndarray], checkerboard: bool, which: int, dense: bool
 ) -> None:
     """The integer fast path of the AA detector decides exactly as the literal transcription of
-    pixelmatch's float code, on every pixel of the image."""
+    pixelmatch's float code, on every pixel of the image, with sparse (gathered) and dense
+    (shifted-slice) equal-neighbour counts alike."""
     img1, img2 = pair
     height, width = img1.shape[:2]
     opts = diff._Options.make(
@@ -217,6 +217,9 @@ def test_fast_aa_path_agrees_with_literal_float_path(
     )
     cand = np.arange(width * height, dtype=np.int64)
     y, x = np.divmod(cand, width)
-    fast = diff._antialiased(ctx, which, cand, x, y)
-    literal = diff._antialiased_float(ctx, which, cand, x, y)
+    sparse = diff._Siblings(ctx, None, 0)
+    sib = diff._Siblings.for_candidates(ctx, cand, y) if dense else sparse
+    assert (sib.maps is not None) == dense
+    fast = diff._antialiased(ctx, sib, which, cand, x, y)
+    literal = diff._antialiased_float(ctx, sparse, which, cand, x, y)
     assert np.array_equal(fast, literal)

@@ -31,9 +31,7 @@ def _bomb_png(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
     # One compressed row of zeros stands in for the data: the header alone must be refused.
     idat = zlib.compress(b"\0" * (1 + 4 * min(width, 1024)), 9)
-    return (
-        imaging.PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
-    )
+    return imaging.PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 def test_round_trip_keeps_pixels_and_hash() -> None:
@@ -92,9 +90,7 @@ def test_huge_bomb_is_refused_by_pillows_guard_too() -> None:
     """Past Pillow's own limit (89 M pixels) Pillow refuses at open; the message still names the
     input and says what to do."""
     data = _bomb_png(20_000, 20_000)
-    with pytest.raises(
-        ImageError, match=r"upload\.png: image too large .*capture a smaller region"
-    ):
+    with pytest.raises(ImageError, match=r"upload\.png: image too large .*capture a smaller region"):
         imaging.decode_png(data, name="upload.png")
 
 

@@ -135,3 +135,14 @@ def test_render_batch_round_trips_through_our_parser_shape() -> None:
     assert f"x-sn-batch-operation-key: 1%2F1%2F{SHA}" in text
     assert "x-sn-batch-operation-index: 1" in text
     assert text.endswith(f"--{boundary.group(1)}--\r\n")
+
+
+def test_truncated_zstd_is_refused_and_frames_concatenate() -> None:
+    framed = zstandard.ZstdCompressor().compress(b"hello" * 1000)
+    with pytest.raises(o.ObjectstoreError, match="truncated"):
+        o.decode_body(framed[:-3], "zstd")
+    with pytest.raises(o.ObjectstoreError, match="truncated"):
+        o.decode_body(b"\x28\xb5\x2f\xfdjunk", "zstd")
+    two = framed + zstandard.ZstdCompressor().compress(b"!")
+    assert o.decode_body(two, "zstd") == b"hello" * 1000 + b"!"
+    assert o.decode_body(b"raw", None) == b"raw"

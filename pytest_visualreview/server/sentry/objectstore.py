@@ -33,6 +33,7 @@ MAX_BATCH_OPS = 1000
 #: Largest decompressed object we accept (imaging's PNG limit).
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 KINDS = ("head", "insert", "get", "delete")
+_ZSTD_STEP = 1024
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SCOPE_PART_RE = re.compile(r"^([A-Za-z0-9_\-()$!+']+)=([A-Za-z0-9_\-()$!+'.]+)$")
 _REASONS = {
@@ -121,13 +122,12 @@ def parse_key(key: str) -> ObjectKey:
     return ObjectKey(int(pieces[0]), int(pieces[1]), pieces[2])
 
 
-def decode_body(
-    data: bytes, content_encoding: str | None, *, limit: int = MAX_OBJECT_BYTES
-) -> bytes:
+def decode_body(data: bytes, content_encoding: str | None, *, limit: int = MAX_OBJECT_BYTES) -> bytes:
     """Undo ``Content-Encoding`` (identity or zstd), refusing more than ``limit`` bytes out.
 
-    Streaming encoders write frames without a content size, so this reads through a stream
-    reader rather than trusting a header; the limit guards against zstd bombs.
+    Streaming encoders write frames without a content size, so the output is counted as it
+    is produced rather than trusting a header; the limit guards against zstd bombs, and a
+    frame that never ends is refused (a truncated upload must not store a partial file).
     """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
@@ -136,19 +136,25 @@ def decode_body(
         return data
     if encoding != "zstd":
         raise ObjectstoreError(415, f"content-encoding: {encoding!r} is not supported (use zstd)")
+    out = bytearray()
+    decompressor = zstandard.ZstdDecompressor()
+    stream = decompressor.decompressobj()
+    pending = memoryview(data)
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
-        out = reader.read(limit + 1)
-        while len(out) <= limit:
-            more = reader.read(limit + 1 - len(out))
-            if not more:
-                break
-            out += more
+        while pending:
+            # Small input steps bound the output of any one step (zstd can expand ~32000x).
+            step, pending = pending[:_ZSTD_STEP], pending[_ZSTD_STEP:]
+            out += stream.decompress(step)
+            if len(out) > limit:
+                raise ObjectstoreError(413, f"body: decompresses to over the {limit}-byte limit")
+            if stream.eof and (stream.unused_data or pending):
+                pending = memoryview(stream.unused_data + bytes(pending))  # next frame
+                stream = decompressor.decompressobj()
     except zstandard.ZstdError as exc:
         raise ObjectstoreError(400, f"body: not valid zstd data ({exc})") from exc
-    if len(out) > limit:
-        raise ObjectstoreError(413, f"body: decompresses to over the {limit}-byte limit")
-    return out
+    if not stream.eof:
+        raise ObjectstoreError(400, "body: zstd data is truncated (the frame does not end)")
+    return bytes(out)
 
 
 def boundary_of(content_type: str | None) -> bytes:

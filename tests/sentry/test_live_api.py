@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -491,3 +492,28 @@ def test_client_reports_server_errors_with_detail(sentry: Sentry, app_id: str) -
     )
     # identical bytes are one object: uploaded once or already there, never twice
     assert second.uploaded + second.already_present == 1
+
+
+def test_latest_base_and_archive(sentry: Sentry, app_id: str) -> None:
+    prefix = "/api/0/organizations/default/preprodartifacts/snapshots/"
+    missing = sentry.get(prefix + "latest-base/")
+    assert missing.status_code == 400 and missing.json()["attr"] == "app_id"
+    none = sentry.get(prefix + "latest-base/", params={"app_id": app_id})
+    assert none.status_code == 404 and none.json()["detail"] == "No snapshot found"
+
+    first = sentry.upload(app_id, {"a.png": png(3, 3, RED)}, vcs=vcs(61))
+    newest = sentry.upload(app_id, {"a.png": png(3, 3, BLUE), "b/c.png": png(2, 2, RED)}, vcs=vcs(62))
+    sentry.upload(app_id, {"a.png": png(3, 3, GREEN)}, vcs=vcs(63, base=62))  # a PR: not a base
+    found = sentry.get(prefix + "latest-base/", params={"app_id": app_id, "project": "1"}).json()
+    assert found["head_artifact_id"] == newest and first != newest
+    assert found["image_count"] == 2 and found["project_slug"] == "default"
+    assert found["images"][0]["image_url"].endswith(f"/{found['images'][0]['key']}/")
+    assert sentry.get(prefix + "latest-base/", params={"app_id": app_id, "branch": "dev"}).status_code == 404
+
+    assert sentry.get(f"{prefix}{newest}/archive/").json() == {"ready": True}
+    assert sentry.post(f"{prefix}{newest}/archive/").status_code == 202
+    archive = sentry.get(f"{prefix}{newest}/archive/", params={"download": ""})
+    assert archive.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as zf:
+        assert sorted(zf.namelist()) == ["a.png", "b/c.png"]
+        assert zf.read("a.png") == png(3, 3, BLUE)

@@ -39,7 +39,7 @@ def write(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-def run_cli(cli: Path, sentry: Sentry, folder: Path, app_id: str, *args: str) -> str:
+def run_cli(cli: Path, sentry: Sentry, folder: Path, *args: str) -> str:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(folder.parent),  # no ~/.sentryclirc of the user
@@ -50,7 +50,7 @@ def run_cli(cli: Path, sentry: Sentry, folder: Path, app_id: str, *args: str) ->
         "SENTRY_DISABLE_UPDATE_CHECK": "1",
     }
     proc = subprocess.run(
-        [str(cli), "snapshots", "upload", str(folder), "--app-id", app_id, *args],
+        [str(cli), "snapshots", *args],
         env=env,
         cwd=folder.parent,
         capture_output=True,
@@ -85,7 +85,8 @@ def test_sentry_cli_uploads_and_the_comparison_reads_back(
         json.dumps({"display_name": "Home", "group": "Web", "tags": ["smoke"], "owner": "ui-team"})
     )
     vcs = ["--vcs-provider", "github", "--head-repo-name", "acme/web", "--head-ref", "main"]
-    out = run_cli(sentry_cli, sentry, base, app_id, "--head-sha", sha(901), *vcs)
+    upload = ["upload", "--app-id", app_id]
+    out = run_cli(sentry_cli, sentry, base, *upload, str(base), "--head-sha", sha(901), *vcs)
     base_id = created_id(out)
     assert "4 images" in out
 
@@ -99,25 +100,9 @@ def test_sentry_cli_uploads_and_the_comparison_reads_back(
         },
     )
     (head / "home.json").write_text(json.dumps({"display_name": "Home", "group": "Web"}))
-    out = run_cli(
-        sentry_cli,
-        sentry,
-        head,
-        app_id,
-        "--head-sha",
-        sha(902),
-        "--base-sha",
-        sha(901),
-        "--base-repo-name",
-        "acme/web",
-        "--base-ref",
-        "main",
-        "--pr-number",
-        "5",
-        *vcs[:4],
-        "--head-ref",
-        "feature",
-    )
+    pr = ["--base-sha", sha(901), "--base-repo-name", "acme/web", "--base-ref", "main"]
+    pr += ["--pr-number", "5", *vcs[:4], "--head-ref", "feature"]
+    out = run_cli(sentry_cli, sentry, head, *upload, str(head), "--head-sha", sha(902), *pr)
     assert "already uploaded" in out or "Uploaded" in out
     head_id = created_id(out)
 
@@ -144,3 +129,11 @@ def test_sentry_cli_uploads_and_the_comparison_reads_back(
     ).json()
     assert image["comparison_status"] == "changed"
     assert sentry.get(image["diff_image_url"]).status_code == 200
+
+    # and back down: `snapshots download` resolves the latest base and unpacks its archive
+    target = tmp_path / "downloaded"
+    out = run_cli(sentry_cli, sentry, base, "download", "--app-id", app_id, "--output", str(target))
+    assert f"snapshot {base_id}" in out
+    got = sorted(str(p.relative_to(target)) for p in target.rglob("*.png"))
+    assert got == ["flows/login.png", "gone.png", "home.png", "old-name.png"]
+    assert (target / "home.png").read_bytes() == (base / "home.png").read_bytes()

@@ -169,9 +169,7 @@ def _snapshot(row: sqlite3.Row) -> SnapshotRow:
     )
 
 
-def create_snapshot(
-    store: Store, project_id: int, upload: SnapshotUpload, token_id: int | None
-) -> int:
+def create_snapshot(store: Store, project_id: int, upload: SnapshotUpload, token_id: int | None) -> int:
     vcs = upload.vcs
     with store.transaction() as conn:
         cursor = conn.execute(
@@ -231,6 +229,20 @@ def heads_awaiting(store: Store, base: SnapshotRow) -> list[SnapshotRow]:
     return [_snapshot(row) for row in rows]
 
 
+def latest_base(store: Store, project_id: int, app_id: str, branch: str | None) -> SnapshotRow | None:
+    """Newest snapshot of the app uploaded without a base commit (Sentry's main-branch builds)."""
+    sql = (
+        "SELECT * FROM sentry_snapshots WHERE project_id = ? AND app_id = ?"
+        " AND (has_commit = 0 OR base_sha IS NULL OR base_sha = '')"
+    )
+    params: list[Any] = [project_id, app_id]
+    if branch:
+        sql += " AND has_commit = 1 AND head_ref = ?"
+        params.append(branch)
+    row = store.query_one(sql + " ORDER BY id DESC LIMIT 1", tuple(params))
+    return _snapshot(row) if row is not None else None
+
+
 def base_exists(store: Store, head: SnapshotRow) -> bool:
     return find_base(store, head) is not None
 
@@ -239,9 +251,7 @@ def base_exists(store: Store, head: SnapshotRow) -> bool:
 
 
 def _comparison(row: sqlite3.Row) -> ComparisonRow:
-    results = {
-        name: ImageResult.from_dict(data) for name, data in (loads(row["results"]) or {}).items()
-    }
+    results = {name: ImageResult.from_dict(data) for name, data in (loads(row["results"]) or {}).items()}
     return ComparisonRow(
         id=int(row["id"]),
         head_id=int(row["head_id"]),
@@ -302,16 +312,13 @@ def get_comparison(store: Store, comparison_id: int) -> ComparisonRow | None:
     return _comparison(row) if row is not None else None
 
 
-def latest_comparisons(
-    store: Store, head_id: int
-) -> tuple[ComparisonRow | None, ComparisonRow | None]:
+def latest_comparisons(store: Store, head_id: int) -> tuple[ComparisonRow | None, ComparisonRow | None]:
     """(newest comparison of any state, newest successful one) for a head."""
     latest = store.query_one(
         "SELECT * FROM sentry_comparisons WHERE head_id = ? ORDER BY id DESC LIMIT 1", (head_id,)
     )
     success = store.query_one(
-        "SELECT * FROM sentry_comparisons WHERE head_id = ? AND state = 'success'"
-        " ORDER BY id DESC LIMIT 1",
+        "SELECT * FROM sentry_comparisons WHERE head_id = ? AND state = 'success' ORDER BY id DESC LIMIT 1",
         (head_id,),
     )
     return (
@@ -332,17 +339,13 @@ def unfinished_comparisons(store: Store) -> list[int]:
 
 
 def approvals(store: Store, snapshot_id: int) -> list[ApprovalRow]:
-    rows = store.query(
-        "SELECT * FROM sentry_approvals WHERE snapshot_id = ? ORDER BY id", (snapshot_id,)
-    )
+    rows = store.query("SELECT * FROM sentry_approvals WHERE snapshot_id = ? ORDER BY id", (snapshot_id,))
     return [
         ApprovalRow(
             status=str(row["status"]),
             approver_id=row["token_id"],
             approver_name=row["approver_name"],
-            approved_at=parse_time(row["created_at"]).timestamp()
-            if row["status"] == "approved"
-            else None,
+            approved_at=parse_time(row["created_at"]).timestamp() if row["status"] == "approved" else None,
             auto=bool(row["auto"]),
         )
         for row in rows
@@ -367,8 +370,7 @@ def approve(store: Store, snapshot_id: int, token_id: int, name: str) -> bool:
     """Approve as this token; False if it already had. Deletes NEEDS_APPROVAL rows (Sentry)."""
     with store.transaction() as conn:
         already = conn.execute(
-            "SELECT 1 FROM sentry_approvals WHERE snapshot_id = ? AND status = 'approved'"
-            " AND token_id = ?",
+            "SELECT 1 FROM sentry_approvals WHERE snapshot_id = ? AND status = 'approved' AND token_id = ?",
             (snapshot_id, token_id),
         ).fetchone()
         if already is not None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import sqlite3
 import time
+import zipfile
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -132,9 +134,7 @@ def _os_access(store: Store, request: Request, project_id: int) -> bool:
         return parts[2] == "w"
     principal = authenticate(store, f"Bearer {token}")
     if not any(principal.has_scope(scope) for scope in READ_SCOPES):
-        raise PermissionDenied(
-            f"This endpoint requires one of the scopes: {' '.join(READ_SCOPES)}."
-        )
+        raise PermissionDenied(f"This endpoint requires one of the scopes: {' '.join(READ_SCOPES)}.")
     principal.require_project(project_id)
     return _can_write(principal)
 
@@ -152,9 +152,7 @@ def _scope_project(store: Store, org: str, scope: str) -> int:
     return int(project_row["id"])
 
 
-def _snapshot_in_org(
-    store: Store, org: str, snapshot_id: str, principal: Principal
-) -> views.SnapshotRow:
+def _snapshot_in_org(store: Store, org: str, snapshot_id: str, principal: Principal) -> views.SnapshotRow:
     org_row = _org(store, org)
     snapshot = db.get_snapshot(store, int(snapshot_id)) if snapshot_id.isdigit() else None
     if snapshot is None or snapshot.project_id != principal.project_id:
@@ -167,6 +165,15 @@ def _snapshot_in_org(
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true")
+
+
+def archive_zip(files: dict[str, bytes]) -> bytes:
+    """A ZIP_STORED archive named by the manifest keys (images are compressed already)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in sorted(files):
+            archive.writestr(name, files[name])
+    return out.getvalue()
 
 
 # -- the router ------------------------------------------------------------------------------------
@@ -203,9 +210,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
             "objectstore": {
                 "url": f"{base}/api/0/organizations/{org_row['slug']}/objectstore",
                 "scopes": [["org", str(org_row["id"])], ["project", str(project_row["id"])]],
-                "authToken": mint_os_token(
-                    store.url_secret, int(project_row["id"]), _can_write(principal)
-                ),
+                "authToken": mint_os_token(store.url_secret, int(project_row["id"]), _can_write(principal)),
                 "expirationPolicy": EXPIRATION_POLICY,
             },
             "usecase": "preprod",
@@ -256,8 +261,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
                 "snapshotMetricsId": str(snapshot_id),
                 "imageCount": len(upload.manifest.images),
                 "snapshotUrl": (
-                    f"{base}/api/0/organizations/{org_row['slug']}"
-                    f"/preprodartifacts/snapshots/{snapshot_id}/"
+                    f"{base}/api/0/organizations/{org_row['slug']}/preprodartifacts/snapshots/{snapshot_id}/"
                 ),
             }
         )
@@ -369,6 +373,61 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
 
     snap_prefix = "/api/0/organizations/{org}/preprodartifacts/snapshots"
 
+    @router.get(snap_prefix + "/latest-base/")
+    def latest_base(
+        org: str,
+        request: Request,
+        app_id: str | None = None,
+        branch: str | None = None,
+        project: str | None = None,
+        compact_metadata: str | None = None,
+    ) -> dict[str, Any]:
+        """The newest snapshot of ``app_id`` uploaded without a base (a main-branch build)."""
+        principal = _principal(store, request, READ_SCOPES)
+        org_row = _org(store, org)
+        if not app_id:
+            raise Invalid("app_id query parameter is required", attr="app_id")
+        if project:
+            _, project_row = _project(store, str(org_row["id"]), project)
+            principal.require_project(int(project_row["id"]))
+        else:
+            found = store.project(principal.project_id)
+            if found is None or found["organization_id"] != org_row["id"]:
+                raise NotFound("No snapshot found", attr="project")
+            project_row = found
+        project_id = int(project_row["id"])
+        snapshot = db.latest_base(store, project_id, app_id, branch)
+        if snapshot is None:
+            raise NotFound("No snapshot found", attr="app_id")
+        files_url = f"/api/0/projects/{org_row['slug']}/{project_row['slug']}/files/images/"
+        return views.latest_base(
+            snapshot, str(project_row["slug"]), files_url, compact=_flag(compact_metadata)
+        )
+
+    @router.get(snap_prefix + "/{snapshot_id}/archive/")
+    def archive(org: str, snapshot_id: str, request: Request, download: str | None = None) -> Response:
+        """``{"ready": true}`` (archives are built on demand), or the zip with ``?download``."""
+        principal = _principal(store, request, READ_SCOPES)
+        snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
+        if download is None:
+            return JSONResponse({"ready": True})
+        files = {
+            name: db.get_file(store, snapshot.project_id, meta.content_hash)
+            for name, meta in snapshot.manifest.images.items()
+        }
+        data = archive_zip({n: blobs.get(str(r["blob_key"])) for n, r in files.items() if r})
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="snapshot_images_{snapshot.id}.zip"'},
+        )
+
+    @router.post(snap_prefix + "/{snapshot_id}/archive/")
+    def build_archive(org: str, snapshot_id: str, request: Request) -> JSONResponse:
+        principal = _principal(store, request, READ_SCOPES)
+        _snapshot_in_org(store, org, snapshot_id, principal)
+        return JSONResponse({"detail": "The archive is ready."}, status_code=202)
+
     @router.get(snap_prefix + "/{snapshot_id}/")
     def snapshot_details(
         org: str, snapshot_id: str, request: Request, compact_metadata: str | None = None
@@ -388,9 +447,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
         )
 
     @router.get(snap_prefix + "/{snapshot_id}/images/{image_identifier:path}/")
-    def image_detail(
-        org: str, snapshot_id: str, image_identifier: str, request: Request
-    ) -> dict[str, Any]:
+    def image_detail(org: str, snapshot_id: str, image_identifier: str, request: Request) -> dict[str, Any]:
         principal = _principal(store, request, READ_SCOPES)
         snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
         _, success = db.latest_comparisons(store, snapshot.id)

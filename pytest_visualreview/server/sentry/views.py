@@ -246,9 +246,7 @@ def detail_image(name: str, meta: ImageMeta, manifest: Manifest, image_url: str)
     return out
 
 
-def find_image(
-    identifier: str, head: Manifest, results: dict[str, ImageResult] | None
-) -> str | None:
+def find_image(identifier: str, head: Manifest, results: dict[str, ImageResult] | None) -> str | None:
     """Resolve an image identifier: head file name, head content hash, then (with a comparison)
     a result name or base hash, which finds removed and skipped images."""
     if identifier in head.images:
@@ -282,9 +280,7 @@ def image_detail(
         return f"{files_url}{image_id}/"
 
     def side(side_name: str, meta: ImageMeta, manifest: Manifest | None) -> dict[str, Any]:
-        return detail_image(
-            side_name, meta, manifest or Manifest(images={}), url(meta.content_hash)
-        )
+        return detail_image(side_name, meta, manifest or Manifest(images={}), url(meta.content_hash))
 
     head_image: dict[str, Any] | None = None
     base_image: dict[str, Any] | None = None
@@ -311,4 +307,35 @@ def image_detail(
         "diff_image_url": diff_url,
         "diff_percentage": diff_percentage,
         "previous_image_file_name": result.previous_image_file_name if result else None,
+    }
+
+
+def latest_base(
+    snapshot: SnapshotRow, project_slug: str, files_url: str, *, compact: bool = False
+) -> dict[str, Any]:
+    """``GET .../snapshots/latest-base/``: the base a local ``snapshots diff`` should use."""
+    vcs = snapshot.vcs if snapshot.vcs.has_commit else VcsInfo()
+    images = []
+    for name in sorted(snapshot.manifest.images):
+        meta = snapshot.manifest.images[name]
+        image = image_object(name, meta, compact=compact)
+        image["image_url"] = f"{files_url}{meta.content_hash}/"
+        images.append(image)
+    return {
+        "head_artifact_id": str(snapshot.id),
+        "project_id": str(snapshot.project_id),
+        "project_slug": project_slug,
+        "app_id": snapshot.app_id,
+        "image_count": len(images),
+        "images": images,
+        "diff_threshold": snapshot.manifest.diff_threshold,
+        "date_added": iso(snapshot.created_at),
+        "vcs_info": {
+            "head_sha": vcs.head_sha,
+            "base_sha": vcs.base_sha,
+            "head_ref": vcs.head_ref,
+            "base_ref": vcs.base_ref,
+            "head_repo_name": vcs.head_repo_name,
+            "pr_number": vcs.pr_number,
+        },
     }

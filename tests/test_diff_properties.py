@@ -63,6 +63,39 @@ def _scalar_delta_v5(p1: np.ndarray, p2: np.ndarray) -> float:
     return -delta if y1 > y2 else delta
 
 
+def _scalar_delta_v7_opaque(p1: np.ndarray, p2: np.ndarray) -> float:
+    """pixelmatch 7.2.0's colorDelta for two opaque pixels, transcribed line by line."""
+    dr, dg, db = (float(int(u) - int(v)) for u, v in zip(p1[:3], p2[:3], strict=True))
+    y = dr * 0.29889531 + dg * 0.58662247 + db * 0.11448223
+    i = dr * 0.59597799 - dg * 0.27417610 - db * 0.32180189
+    q = dr * 0.21147017 - dg * 0.52261711 + db * 0.31114694
+    delta = 0.5053 * y * y + 0.299 * i * i + 0.1957 * q * q
+    return -delta if y > 0 else delta
+
+
+@SETTINGS
+@given(
+    pixels=hnp.arrays(np.uint8, (2, 3)),
+    nudge=st.integers(-3, 3),
+    checkerboard=st.booleans(),
+)
+def test_threshold_exactly_at_a_pixels_delta(pixels: np.ndarray, nudge: int, checkerboard: bool) -> None:
+    """A threshold whose maxDelta lands on (or a few ulps around) a pixel's delta: the decision
+    is the one JS's float arithmetic makes, though the fast path computes the delta differently."""
+    img1 = np.full((1, 1, 4), 255, dtype=np.uint8)
+    img2 = img1.copy()
+    img1[0, 0, :3], img2[0, 0, :3] = pixels
+    scalar = _scalar_delta_v7_opaque if checkerboard else _scalar_delta_v5
+    delta = abs(scalar(img1[0, 0], img2[0, 0]))
+    threshold = float(np.sqrt(delta / 35215))
+    for _ in range(abs(nudge)):
+        threshold = float(np.nextafter(threshold, 2.0 if nudge > 0 else -1.0))
+    threshold = min(max(threshold, 0.0), 1.0)
+    expected = int(delta > 35215 * threshold * threshold)
+    result = diff.compare(img1, img2, threshold=threshold, include_aa=True, checkerboard=checkerboard)
+    assert result.diff_pixel_count == expected
+
+
 @SETTINGS
 @given(pair=image_pairs(), threshold=thresholds, checkerboard=st.booleans(), aa=st.booleans())
 def test_identical_images_give_zero(

@@ -138,9 +138,7 @@ def upload_snapshots(
         if value not in (None, ""):
             payload[key] = value
     created = _json(
-        http.post(
-            f"{api}/preprodartifacts/snapshots/", json=payload, headers=headers, timeout=timeout
-        ),
+        http.post(f"{api}/preprodartifacts/snapshots/", json=payload, headers=headers, timeout=timeout),
         "create snapshot",
     )
     return SentryUploadResult(
@@ -225,9 +223,7 @@ class _Objectstore:
         self.expiration = expiration
 
     @classmethod
-    def from_options(
-        cls, options: dict[str, Any], http: requests.Session, timeout: float
-    ) -> _Objectstore:
+    def from_options(cls, options: dict[str, Any], http: requests.Session, timeout: float) -> _Objectstore:
         store = options.get("objectstore")
         if not isinstance(store, dict) or not isinstance(store.get("url"), str):
             raise SentryUploadError(f"upload-options: missing field `objectstore` in {options!r}")
@@ -270,9 +266,7 @@ class _Objectstore:
             timeout=self.timeout,
         )
         if response.status_code >= 400:
-            raise SentryUploadError(
-                f"objectstore batch: HTTP {response.status_code}: {response.text[:500]}"
-            )
+            raise SentryUploadError(f"objectstore batch: HTTP {response.status_code}: {response.text[:500]}")
         return _parse_batch_answer(response.headers.get("Content-Type", ""), response.content)
 
     def missing(self, keys: list[str]) -> list[str]:

@@ -66,9 +66,7 @@ def _works(binary: Path) -> bool:
     if not binary.exists():
         return False
     try:
-        proc = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=30
-        )
+        proc = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
     except OSError:
         return False
     return proc.returncode == 0 and SENTRY_CLI_VERSION in proc.stdout

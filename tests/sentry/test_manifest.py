@@ -104,9 +104,7 @@ def test_pr_number_message(value: Any) -> None:
 
 def test_repo_name_too_long() -> None:
     err = error_of(body(head_repo_name="x" * 256))
-    assert err.detail == (
-        "The head_repo_name field must be a string with maximum length of 255 characters."
-    )
+    assert err.detail == ("The head_repo_name field must be a string with maximum length of 255 characters.")
 
 
 @pytest.mark.parametrize("value", [1.0, -0.1, "0.1", float("nan")])

@@ -75,9 +75,7 @@ def test_details_matches_seed_001_key_for_key() -> None:
 
 def test_details_compact_metadata_keeps_four_keys() -> None:
     head, base, comp = seed_like()
-    out = v.details(
-        head, latest=comp, success=comp, base=base, base_exists=True, approvals=[], compact=True
-    )
+    out = v.details(head, latest=comp, success=comp, base=base, base_exists=True, approvals=[], compact=True)
     keys = ["display_name", "image_file_name", "group", "description"]
     assert list(out["images"][0]) == keys
     assert list(out["changed"][0]["head_image"]) == keys
@@ -86,15 +84,11 @@ def test_details_compact_metadata_keeps_four_keys() -> None:
 
 def test_details_without_comparison_waits_then_gives_up() -> None:
     head, _, _ = seed_like()
-    out = v.details(
-        head, latest=None, success=None, base=None, base_exists=False, approvals=[], now=10.0
-    )
+    out = v.details(head, latest=None, success=None, base=None, base_exists=False, approvals=[], now=10.0)
     assert out["comparison_type"] == "waiting_for_base"
     assert out["comparison_state"] == "waiting_for_base"
     assert out["base_artifact_id"] is None and out["changed"] == [] and out["image_count"] == 1
-    late = v.details(
-        head, latest=None, success=None, base=None, base_exists=False, approvals=[], now=601.0
-    )
+    late = v.details(head, latest=None, success=None, base=None, base_exists=False, approvals=[], now=601.0)
     assert late["comparison_state"] == "no_base_build"
     solo = v.SnapshotRow(5, 1, "x", head.manifest, VcsInfo(head_sha="c" * 40), 0.0)
     out = v.details(solo, latest=None, success=None, base=None, base_exists=False, approvals=[])
@@ -124,16 +118,12 @@ def test_image_detail_removed_renamed_and_no_comparison() -> None:
     base = Manifest(images={"old.png": ImageMeta("h", 1, 1), "gone.png": ImageMeta("g", 2, 2)})
     results = plan(head, base).results
     files = "/f/"
-    renamed = v.image_detail(
-        "new.png", head=head, base=base, result=results["new.png"], files_url=files
-    )
+    renamed = v.image_detail("new.png", head=head, base=base, result=results["new.png"], files_url=files)
     assert renamed["comparison_status"] == "renamed"
     assert renamed["previous_image_file_name"] == "old.png"
     assert renamed["base_image"]["image_file_name"] == "old.png"
     assert v.find_image("g", head, results) == "gone.png"
-    removed = v.image_detail(
-        "gone.png", head=head, base=base, result=results["gone.png"], files_url=files
-    )
+    removed = v.image_detail("gone.png", head=head, base=base, result=results["gone.png"], files_url=files)
     assert removed["head_image"] is None and removed["base_image"]["content_hash"] == "g"
     solo = v.image_detail("new.png", head=head, base=None, result=None, files_url=files)
     assert solo["comparison_status"] is None and solo["base_image"] is None
@@ -143,9 +133,7 @@ def test_image_detail_removed_renamed_and_no_comparison() -> None:
 
 def test_approvals_and_iso_times() -> None:
     assert v.approval_status([]) is None
-    assert v.approval_status([v.ApprovalRow("needs_approval"), v.ApprovalRow("approved")]) == (
-        "approved"
-    )
+    assert v.approval_status([v.ApprovalRow("needs_approval"), v.ApprovalRow("approved")]) == ("approved")
     assert v.approval_status([v.ApprovalRow("approved", auto=True)]) == "auto_approved"
     stamp = v.iso(0.5)
     assert stamp is not None and re.match(r"^1970-01-01T00:00:00\.500000Z$", stamp)

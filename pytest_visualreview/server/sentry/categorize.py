@@ -136,9 +136,7 @@ def _by_hash(names: set[str], manifest: Manifest) -> dict[str, list[str]]:
     return out
 
 
-def _match_renames(
-    new: set[str], old: set[str], head: Manifest, base: Manifest
-) -> list[tuple[str, str]]:
+def _match_renames(new: set[str], old: set[str], head: Manifest, base: Manifest) -> list[tuple[str, str]]:
     new_by_hash, old_by_hash = _by_hash(new, head), _by_hash(old, base)
     pairs: list[tuple[str, str]] = []
     for content_hash in sorted(new_by_hash.keys() & old_by_hash.keys()):

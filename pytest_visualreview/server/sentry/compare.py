@@ -118,9 +118,7 @@ def _load(store: Store, blobs: BlobStore, project_id: int, sha256: str) -> np.nd
     return decode_image(data, sha256)[0]
 
 
-def diff_pair(
-    store: Store, blobs: BlobStore, head: SnapshotRow, base: SnapshotRow, name: str
-) -> ImageResult:
+def diff_pair(store: Store, blobs: BlobStore, head: SnapshotRow, base: SnapshotRow, name: str) -> ImageResult:
     """Pixel-diff one matched name whose hashes differ."""
     h, b = head.manifest.images[name], base.manifest.images[name]
     result = ImageResult(
@@ -155,9 +153,7 @@ def diff_pair(
     )
     result.changed_pixels = int(found.diff_pixel_count)
     result.total_pixels = int(found.total_pixels)
-    result.status = decide(
-        result.changed_pixels, result.total_pixels, head.manifest.threshold_for(name)
-    )
+    result.status = decide(result.changed_pixels, result.total_pixels, head.manifest.threshold_for(name))
     if result.changed_pixels and found.diff_image is not None:
         mask = np.where(found.diff_image[:, :, 3] > 0, 255, 0).astype(np.uint8)
         png = _mask_png(mask)

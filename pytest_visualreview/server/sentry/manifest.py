@@ -23,34 +23,20 @@ MAX_VCS_STRING = 255
 _SHA_RE = re.compile(r"^(|[0-9a-f]{40})$")
 
 MSG_INVALID_JSON = "Invalid json body"
-MSG_APP_ID = (
-    "The app_id field is required and must be a string with maximum length of 255 characters."
-)
-MSG_IMAGES = (
-    "The images field is required and must be an object mapping image names to image metadata."
-)
+MSG_APP_ID = "The app_id field is required and must be a string with maximum length of 255 characters."
+MSG_IMAGES = "The images field is required and must be an object mapping image names to image metadata."
 MSG_DIFF_THRESHOLD = "The diff_threshold field must be a number from 0.0 up to (not including) 1.0."
 MSG_SELECTIVE = "The selective field must be a boolean."
-MSG_ALL_NAMES = (
-    "The all_image_file_names field must be an array of strings with at most 50000 items."
-)
+MSG_ALL_NAMES = "The all_image_file_names field must be an array of strings with at most 50000 items."
 VCS_MESSAGES: dict[str, str] = {
-    "head_sha": (
-        "The head_sha field must be a 40-character hexadecimal SHA1 string (no uppercase letters)."
-    ),
-    "base_sha": (
-        "The base_sha field must be a 40-character hexadecimal SHA1 string (no uppercase letters)."
-    ),
+    "head_sha": ("The head_sha field must be a 40-character hexadecimal SHA1 string (no uppercase letters)."),
+    "base_sha": ("The base_sha field must be a 40-character hexadecimal SHA1 string (no uppercase letters)."),
     "provider": (
         "The provider field must be a string with maximum length of 255 characters containing "
         "the domain of the VCS provider (ex. github.com)"
     ),
-    "head_repo_name": (
-        "The head_repo_name field must be a string with maximum length of 255 characters."
-    ),
-    "base_repo_name": (
-        "The base_repo_name field must be a string with maximum length of 255 characters."
-    ),
+    "head_repo_name": ("The head_repo_name field must be a string with maximum length of 255 characters."),
+    "base_repo_name": ("The base_repo_name field must be a string with maximum length of 255 characters."),
     "head_ref": "The head_ref field must be a string with maximum length of 255 characters.",
     "base_ref": "The base_ref field must be a string with maximum length of 255 characters.",
     "pr_number": "The pr_number field must be a positive integer.",
@@ -178,9 +164,7 @@ class Manifest:
     all_image_file_names: list[str] | None = None
 
     def to_json(self) -> str:
-        data: dict[str, Any] = {
-            "images": {name: meta.to_dict() for name, meta in self.images.items()}
-        }
+        data: dict[str, Any] = {"images": {name: meta.to_dict() for name, meta in self.images.items()}}
         if self.diff_threshold is not None:
             data["diff_threshold"] = self.diff_threshold
         data["selective"] = self.selective
@@ -224,11 +208,7 @@ def parse_json_body(raw: bytes) -> Any:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
 def _threshold(value: Any, message: str, where: str) -> float | None:
@@ -280,9 +260,7 @@ def parse_image(name: str, data: Any) -> ImageMeta:
         group=_optional_str(data, "group", where),
         description=_optional_str(data, "description", where),
         tags=_tags(data.get("tags"), where),
-        diff_threshold=_threshold(
-            data.get("diff_threshold"), MSG_IMAGES, f"{where}.diff_threshold"
-        ),
+        diff_threshold=_threshold(data.get("diff_threshold"), MSG_IMAGES, f"{where}.diff_threshold"),
         canvas_theme=theme if theme in ("light", "dark") else None,
         extras={k: v for k, v in data.items() if k not in KNOWN_IMAGE_KEYS},
     )
@@ -326,9 +304,7 @@ def parse_upload(body: Any) -> SnapshotUpload:
         raise ManifestError(MSG_SELECTIVE, "selective")
     names = body.get("all_image_file_names")
     if names is not None and (
-        not isinstance(names, list)
-        or len(names) > MAX_IMAGES
-        or not all(isinstance(n, str) for n in names)
+        not isinstance(names, list) or len(names) > MAX_IMAGES or not all(isinstance(n, str) for n in names)
     ):
         raise ManifestError(MSG_ALL_NAMES, "all_image_file_names")
     vcs = _vcs(body)

@@ -381,6 +381,15 @@ class Store:
     def project(self, project_id: int) -> sqlite3.Row | None:
         return self.query_one("SELECT * FROM projects WHERE id = ?", (project_id,))
 
+    def create_project(self, slug: str, name: str = "", *, organization_id: int = 1) -> int:
+        """Add a project to an organization and return its id (ids count up from 1)."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO projects (organization_id, slug, name, created_at) VALUES (?, ?, ?, ?)",
+                (organization_id, slug, name or slug, now()),
+            )
+            return int(cursor.lastrowid or 0)
+
     def project_by_slugs(self, org_slug: str, project_slug: str) -> sqlite3.Row | None:
         """Resolve ``{org}/{project}`` slugs (Sentry-style URLs) to a project row."""
         return self.query_one(

@@ -221,13 +221,20 @@
     z: function () { setZoom(state.zoom === "fit" ? "100" : "fit"); },
   };
 
+  /* Keys go to text fields; a slider or a button keeps the viewer's shortcuts working. */
+  function typing(target) {
+    if (!target || !target.tagName) return false;
+    if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") {
+      return true;
+    }
+    if (target.tagName !== "INPUT") return false;
+    var type = (target.getAttribute("type") || "text").toLowerCase();
+    return ["range", "checkbox", "radio", "button", "submit", "reset", "hidden"].indexOf(type) < 0;
+  }
+
   function onKey(event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-    var target = event.target;
-    var tag = target && target.tagName;
-    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable)) {
-      return;
-    }
+    if (typing(event.target)) return;
     var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     var handler = extraKeys[key] || KEYS[key];
     if (!handler) return;

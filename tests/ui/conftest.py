@@ -1,0 +1,47 @@
+"""Fixtures for the review pages: one live server and one Chromium per module, a fresh repo per test.
+
+Each test gets its own repo seeded through the HTTP API (a few hundred ms), so tests that approve
+or reject never see each other's state, while the server and the browser start once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from server.live_server import LiveServer  # noqa: E402
+from ui_env import Env, launch_args  # noqa: E402
+from ui_seed import READ, WRITE, Client, seed  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(**launch_args(playwright))
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer.start(tmp_path_factory.mktemp("review-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(live: LiveServer, chromium: Browser) -> Iterator[Env]:
+    writer = live.token(READ, WRITE, name="reviewer")
+    repo_id = live.repo(f"acme/web-{os.urandom(3).hex()}", trust_unsigned=True)
+    seeded = seed(Client(live.api(), writer), repo_id)
+    world = Env(live, chromium, seeded, writer)
+    yield world
+    world.close()
+    assert world.problems == []

@@ -150,6 +150,24 @@ def upload_snapshots(
     )
 
 
+def images_from_records(records: Iterable[Any]) -> list[SentryImage]:
+    """The plugin's ``SnapshotRecord``s as upload items: ``<identifier>.png`` with the actual PNG.
+
+    Records without a captured image (errors) are left out. ``metadata`` travels along, so
+    ``display_name``/``group``/``description``/``tags`` set by hooks reach the server.
+    """
+    out: list[SentryImage] = []
+    for record in records:
+        if not record.actual_path or not os.path.exists(record.actual_path):
+            continue
+        with open(record.actual_path, "rb") as handle:
+            data = handle.read()
+        out.append(
+            SentryImage(f"{record.identifier}.png", data, record.width, record.height, record.metadata)
+        )
+    return out
+
+
 def vcs_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """VCS fields from GitHub Actions' environment (empty dict elsewhere).
 

@@ -11,7 +11,8 @@ import pytest
 import requests
 from server.live_server import LiveServer
 
-from pytest_visualreview.sentry_client import upload_snapshots, vcs_from_env
+from pytest_visualreview.records import Outcome, SnapshotRecord
+from pytest_visualreview.sentry_client import images_from_records, upload_snapshots, vcs_from_env
 
 from .conftest import Sentry, png
 from .test_live_api import BLUE, RED, names, vcs
@@ -131,3 +132,40 @@ def test_a_restarted_server_finishes_interrupted_comparisons(tmp_path: Path) -> 
         assert requests.get(server.url + "/healthz", timeout=5).ok
     finally:
         server.stop()
+
+
+def test_plugin_records_upload_as_identifier_png(sentry: Sentry, app_id: str, tmp_path: Path) -> None:
+    shot = tmp_path / "actual.png"
+    shot.write_bytes(png(6, 4, RED))
+    records = [
+        SnapshotRecord(
+            nodeid="tests/test_web.py::test_home",
+            name="home",
+            identifier="test_web-test_home-home",
+            outcome=Outcome.NEW,
+            width=6,
+            height=4,
+            actual_path=str(shot),
+            metadata={"display_name": "Home", "group": "Desktop"},
+        ),
+        SnapshotRecord(
+            nodeid="tests/test_web.py::test_broken",
+            name="broken",
+            identifier="test_web-test_broken-broken",
+            outcome=Outcome.ERROR,
+            message="capture failed",
+        ),
+    ]
+    items = images_from_records(records)
+    assert [i.file_name for i in items] == ["test_web-test_home-home.png"]
+    result = upload_snapshots(
+        sentry.url,
+        org="default",
+        project="default",
+        auth_token=sentry.token,
+        app_id=app_id,
+        images=items,
+    )
+    image = sentry.details(result.artifact_id)["images"][0]
+    assert image["image_file_name"] == "test_web-test_home-home.png"
+    assert (image["display_name"], image["group"], image["width"]) == ("Home", "Desktop", 6)

@@ -218,6 +218,9 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
 
     @router.post("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/")
     async def create_snapshot(org: str, project: str, request: Request) -> JSONResponse:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise TooLarge(f"body over {MAX_BODY_BYTES} bytes", attr="body")
         raw = await request.body()
         return await run_in_threadpool(
             _create_snapshot, org, project, request, raw, request.headers.get("content-encoding")

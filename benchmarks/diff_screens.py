@@ -131,10 +131,11 @@ def synthesise_with_pillow(size: str = "phone") -> tuple[np.ndarray, np.ndarray]
         draw.rectangle((0, 0, width, 150), fill=(31, 58, 147, 255))
         y = 200
         for n in range((height - 200) // 140):
-            colour = (27, 156, 90, 255) if (changed and n % 7 == 3) else (47, 111, 237, 255)
-            draw.rounded_rectangle((40, y, width - 40, y + 80), radius=30, fill=colour)
+            draw.rounded_rectangle((40, y, width - 40, y + 80), radius=30, fill=(47, 111, 237, 255))
+            if changed and n == 3:
+                draw.ellipse((60, y + 10, 120, y + 70), fill=(27, 156, 90, 255))
             words = _PARAGRAPH.split()
-            if changed and n % 5 == 2:
+            if changed and n % 8 == 2:
                 words = words[::-1]
             draw.text((60, y + 100), " ".join(words[:6]), font=font, fill=(29, 36, 51, 255))
             y += 96 + 44

@@ -115,3 +115,17 @@ def test_result_round_trip_and_diff_fraction() -> None:
     assert c.ImageResult.from_dict(r.to_dict()) == r
     assert r.diff == 0.025
     assert c.ImageResult("added").diff is None
+
+
+def test_fold_rebuilds_a_selective_base() -> None:
+    anchor = man({"a.png": "1", "b.png": "2", "c.png": "3"})
+    partial = man({"a.png": "1x"}, selective=True)  # skipped b, c: inherited
+    listed = man({"d.png": "4"}, selective=True, all_image_file_names=["a.png", "b.png", "d.png"])
+    assert c.is_complete(anchor) and not c.is_complete(partial) and not c.is_complete(listed)
+    folded = c.fold(anchor, [partial, listed])
+    assert {n: m.content_hash for n, m in folded.images.items()} == {
+        "a.png": "1x",  # the child's version wins
+        "b.png": "2",  # skipped: inherited
+        "d.png": "4",  # added
+    }  # c.png was removed by the listed layer
+    assert c.is_complete(folded)

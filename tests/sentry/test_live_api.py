@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 import zipfile
 from typing import Any
 
@@ -517,3 +518,31 @@ def test_latest_base_and_archive(sentry: Sentry, app_id: str) -> None:
     with zipfile.ZipFile(io.BytesIO(archive.content)) as zf:
         assert sorted(zf.namelist()) == ["a.png", "b/c.png"]
         assert zf.read("a.png") == png(3, 3, BLUE)
+
+
+def test_selective_base_is_rebuilt_from_its_ancestors(sentry: Sentry, app_id: str) -> None:
+    full = {"a.png": png(4, 4, RED), "b.png": png(4, 4, BLUE), "c.png": png(4, 4, GREEN)}
+    sentry.upload(app_id, full, vcs=vcs(91))
+    sentry.upload(app_id, {"a.png": png(4, 4, GREEN)}, vcs=vcs(92, base=91), selective=True)
+    # a later build based on the selective one: b and c come from the selective build's ancestor
+    head = sentry.upload(app_id, {**full, "a.png": png(4, 4, GREEN)}, vcs=vcs(93, base=92))
+    done = sentry.settled(head)
+    assert done["added"] == [] and done["changed"] == []
+    assert sorted(names(done["unchanged"])) == ["a.png", "b.png", "c.png"]
+
+
+def test_missing_ancestor_fails_then_heals_when_it_arrives(sentry: Sentry, app_id: str) -> None:
+    images = {"a.png": png(4, 4, RED), "b.png": png(4, 4, BLUE)}
+    selective = sentry.upload(app_id, {"a.png": png(4, 4, RED)}, vcs=vcs(94, base=190), selective=True)
+    head = sentry.upload(app_id, images, vcs=vcs(95, base=94))
+    failed = sentry.settled(head)
+    assert failed["comparison_state"] == "failed"
+    assert failed["comparison_error_message"] == "Base snapshot chain incomplete (missing ancestor build)."
+    sentry.upload(app_id, images, vcs=vcs(190))  # the missing main-branch build arrives late
+    deadline = time.monotonic() + 30
+    while (healed := sentry.details(head))["comparison_state"] != "success":
+        assert time.monotonic() < deadline, healed
+        time.sleep(0.05)
+    assert healed["comparison_state"] == "success" and healed["comparison_error_message"] is None
+    assert sorted(names(healed["unchanged"])) == ["a.png", "b.png"]
+    assert sentry.settled(selective)["comparison_state"] == "success"  # head-first, triggered too

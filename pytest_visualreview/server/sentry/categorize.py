@@ -228,3 +228,25 @@ def summarize(results: dict[str, ImageResult]) -> dict[str, int]:
     for result in results.values():
         counts[result.status] += 1
     return {"total": len(results), **counts}
+
+
+def is_complete(manifest: Manifest) -> bool:
+    """A full upload: neither selective nor carrying a declared name list."""
+    return not manifest.selective and manifest.all_image_file_names is None
+
+
+def fold(anchor: Manifest, layers: list[Manifest]) -> Manifest:
+    """Rebuild the complete state of a selective base (Sentry's ``reconstruction``).
+
+    ``anchor`` is the newest complete ancestor; ``layers`` are the selective uploads after it,
+    oldest first. Each layer's uploaded names win, names it skipped are inherited, and names it
+    removed (outside its ``all_image_file_names``) are dropped.
+    """
+    images = dict(anchor.images)
+    for layer in layers:
+        if layer.all_image_file_names is not None:
+            declared = set(layer.all_image_file_names)
+            images = {name: meta for name, meta in images.items() if name in declared}
+        images.update(layer.images)
+    top = layers[-1] if layers else anchor
+    return Manifest(images=images, diff_threshold=top.diff_threshold)

@@ -34,7 +34,8 @@ from ...imaging import MAX_PIXELS, ImageError, content_hash, decode_png, pil_to_
 from ..blobs import BlobStore
 from ..store import Store
 from . import db
-from .categorize import MAX_DIFF_PIXELS, ImageResult, decide, plan
+from .categorize import MAX_DIFF_PIXELS, ImageResult, decide, fold, is_complete, plan
+from .manifest import Manifest
 from .views import SnapshotRow
 
 log = logging.getLogger(__name__)
@@ -118,9 +119,11 @@ def _load(store: Store, blobs: BlobStore, project_id: int, sha256: str) -> np.nd
     return decode_image(data, sha256)[0]
 
 
-def diff_pair(store: Store, blobs: BlobStore, head: SnapshotRow, base: SnapshotRow, name: str) -> ImageResult:
-    """Pixel-diff one matched name whose hashes differ."""
-    h, b = head.manifest.images[name], base.manifest.images[name]
+def diff_pair(
+    store: Store, blobs: BlobStore, head: SnapshotRow, base: SnapshotRow, base_manifest: Manifest, name: str
+) -> ImageResult:
+    """Pixel-diff one matched name whose hashes differ (``base_manifest``: the completed base)."""
+    h, b = head.manifest.images[name], base_manifest.images[name]
     result = ImageResult(
         "errored",
         head_hash=h.content_hash,
@@ -181,6 +184,38 @@ def _mask_png(mask: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+#: Sentry's ``MAX_CHAIN_DEPTH`` for rebuilding a selective base from its ancestors.
+MAX_CHAIN_DEPTH = 50
+INCOMPLETE_CHAIN = "incomplete_chain"
+
+
+class ChainError(Exception):
+    """A selective base whose ancestors cannot be folded (missing, too deep, or a cycle)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def complete_base(store: Store, base: SnapshotRow) -> Manifest:
+    """The base's complete image set: its own manifest, or a selective one folded onto ancestors."""
+    layers: list[Manifest] = []
+    seen = {base.id}
+    current = base
+    while not is_complete(current.manifest):
+        layers.append(current.manifest)
+        if len(layers) > MAX_CHAIN_DEPTH:
+            raise ChainError("internal_error", "Base snapshot chain is deeper than 50 builds.")
+        parent = db.find_base(store, current)
+        if parent is None:
+            raise ChainError(INCOMPLETE_CHAIN, "Base snapshot chain incomplete (missing ancestor build).")
+        if parent.id in seen:
+            raise ChainError("internal_error", "Base snapshot chain has a cycle.")
+        seen.add(parent.id)
+        current = parent
+    return fold(current.manifest, list(reversed(layers))) if layers else current.manifest
+
+
 def run_comparison(store: Store, blobs: BlobStore, comparison_id: int) -> None:
     """Claim, compute and finish one comparison (FAILED with a message on any error)."""
     if not db.claim_comparison(store, comparison_id):
@@ -193,10 +228,15 @@ def run_comparison(store: Store, blobs: BlobStore, comparison_id: int) -> None:
         if head is None or base is None:
             db.fail_comparison(store, comparison_id, "internal_error", "snapshot row missing")
             return
-        planned = plan(head.manifest, base.manifest)
+        try:
+            base_manifest = complete_base(store, base)
+        except ChainError as exc:
+            db.fail_comparison(store, comparison_id, exc.code, str(exc))
+            return
+        planned = plan(head.manifest, base_manifest)
         results = dict(planned.results)
         for name in planned.candidates:
-            results[name] = diff_pair(store, blobs, head, base, name)
+            results[name] = diff_pair(store, blobs, head, base, base_manifest, name)
         db.finish_comparison(store, comparison_id, results)
         if any(r.status in ("changed", "removed") for r in results.values()):
             db.mark_needs_approval(store, head.id)
@@ -228,6 +268,11 @@ class Comparer:
         finally:
             with self._lock:
                 self._queued.discard(comparison_id)
+
+    def retry_incomplete(self, project_id: int, app_id: str) -> None:
+        """A new upload may be the missing ancestor of a selective base: try those again."""
+        for comparison_id in db.failed_comparisons(self.store, project_id, app_id, INCOMPLETE_CHAIN):
+            self.submit(comparison_id)
 
     def resume(self) -> None:
         """Requeue comparisons a previous process left pending or processing."""

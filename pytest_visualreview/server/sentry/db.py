@@ -327,6 +327,17 @@ def latest_comparisons(store: Store, head_id: int) -> tuple[ComparisonRow | None
     )
 
 
+def failed_comparisons(store: Store, project_id: int, app_id: str, code: str) -> list[int]:
+    """Failed comparisons of heads of this project and app, with this error code."""
+    rows = store.query(
+        "SELECT c.id FROM sentry_comparisons c JOIN sentry_snapshots s ON s.id = c.head_id"
+        " WHERE c.state = 'failed' AND c.error_code = ? AND s.project_id = ? AND s.app_id = ?"
+        " ORDER BY c.id",
+        (code, project_id, app_id),
+    )
+    return [int(row["id"]) for row in rows]
+
+
 def unfinished_comparisons(store: Store) -> list[int]:
     """Comparisons to (re)start after a server restart."""
     rows = store.query(

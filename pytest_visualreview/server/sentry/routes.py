@@ -197,6 +197,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
                 comparison_id = db.create_comparison(store, waiting.id, head.id)
                 if comparison_id is not None:
                     comparer.submit(comparison_id)
+        comparer.retry_incomplete(head.project_id, head.app_id)
 
     # -- upload ------------------------------------------------------------------------------
 

@@ -135,7 +135,7 @@ def synthesise_with_pillow(size: str = "phone") -> tuple[np.ndarray, np.ndarray]
             if changed and n == 3:
                 draw.ellipse((60, y + 10, 120, y + 70), fill=(27, 156, 90, 255))
             words = _PARAGRAPH.split()
-            if changed and n % 8 == 2:
+            if changed and n % 3 == 2:
                 words = words[::-1]
             draw.text((60, y + 100), " ".join(words[:6]), font=font, fill=(29, 36, 51, 255))
             y += 96 + 44

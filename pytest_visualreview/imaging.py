@@ -27,6 +27,16 @@ MAX_PNG_BYTES = 64 * 1024 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def _read_umask() -> int:
+    """The process umask (os.umask can only be read by setting it; done once, at import)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 class ImageError(ValueError):
     """An input that is not a usable image. The message names the input and what to do."""
 
@@ -99,6 +109,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):
+            # mkstemp makes the file private (0600); a baseline or report image should get the
+            # same mode as any file the user creates.
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -141,3 +142,13 @@ def test_load_rgba_accepts_every_documented_source(tmp_path: Path) -> None:
     sources: list[object] = [rgba, data, bytearray(data), path, str(path), Image.open(path)]
     for source in sources:
         assert np.array_equal(imaging.load_rgba(source, name="src"), rgba), type(source)
+
+
+def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:
+    """Atomic writes go through a private temporary file; the result must not stay 0600."""
+    path = tmp_path / "baseline.png"
+    imaging.write_png(path, np.zeros((1, 1, 4), dtype=np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert not list(tmp_path.glob(".*.tmp"))

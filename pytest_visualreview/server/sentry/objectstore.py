@@ -35,6 +35,8 @@ MAX_OBJECT_BYTES = 64 * 1024 * 1024
 KINDS = ("head", "insert", "get", "delete")
 _ZSTD_STEP = 1024
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+#: Ids are ASCII digits that fit SQLite's 64-bit integers (``str.isdigit`` accepts "²").
+_ID_RE = re.compile(r"^[0-9]{1,18}$")
 _SCOPE_PART_RE = re.compile(r"^([A-Za-z0-9_\-()$!+']+)=([A-Za-z0-9_\-()$!+'.]+)$")
 _REASONS = {
     200: "OK",
@@ -111,8 +113,8 @@ def parse_key(key: str) -> ObjectKey:
     pieces = key.split("/")
     if (
         len(pieces) != 3
-        or not pieces[0].isdigit()
-        or not pieces[1].isdigit()
+        or not _ID_RE.match(pieces[0])
+        or not _ID_RE.match(pieces[1])
         or not _SHA256_RE.match(pieces[2])
     ):
         raise ObjectstoreError(

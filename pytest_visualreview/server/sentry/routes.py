@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import io
+import re
 import sqlite3
 import time
 import zipfile
@@ -67,8 +68,13 @@ def install(app: FastAPI, context: ServerContext) -> None:
 # -- resolution and auth ---------------------------------------------------------------------------
 
 
+def is_id(text: str) -> bool:
+    """ASCII digits that fit a 64-bit integer (``str.isdigit`` accepts "²", which int() refuses)."""
+    return re.fullmatch(r"[0-9]{1,18}", text) is not None
+
+
 def _org(store: Store, org: str) -> sqlite3.Row:
-    column = "id" if org.isdigit() else "slug"
+    column = "id" if is_id(org) else "slug"
     row = store.query_one(f"SELECT * FROM organizations WHERE {column} = ?", (org,))
     if row is None:
         raise NotFound(f"organization {org!r} not found", attr="organization_id_or_slug")
@@ -77,7 +83,7 @@ def _org(store: Store, org: str) -> sqlite3.Row:
 
 def _project(store: Store, org: str, project: str) -> tuple[sqlite3.Row, sqlite3.Row]:
     org_row = _org(store, org)
-    column = "id" if project.isdigit() else "slug"
+    column = "id" if is_id(project) else "slug"
     row = store.query_one(
         f"SELECT * FROM projects WHERE organization_id = ? AND {column} = ?",
         (org_row["id"], project),
@@ -127,7 +133,7 @@ def _os_access(store: Store, request: Request, project_id: int) -> bool:
         expected = _b64(hmac.new(store.url_secret, body.encode(), hashlib.sha256).digest())
         if not hmac.compare_digest(expected, parts[4]):
             raise Unauthenticated("objectstore: invalid token.")
-        if not parts[3].isdigit() or int(parts[3]) < time.time():
+        if not is_id(parts[3]) or int(parts[3]) < time.time():
             raise Unauthenticated("objectstore: token expired; ask upload-options for a new one.")
         if parts[1] != str(project_id):
             raise NotFound(f"project {project_id} not found", attr="scope")
@@ -154,7 +160,7 @@ def _scope_project(store: Store, org: str, scope: str) -> int:
 
 def _snapshot_in_org(store: Store, org: str, snapshot_id: str, principal: Principal) -> views.SnapshotRow:
     org_row = _org(store, org)
-    snapshot = db.get_snapshot(store, int(snapshot_id)) if snapshot_id.isdigit() else None
+    snapshot = db.get_snapshot(store, int(snapshot_id)) if is_id(snapshot_id) else None
     if snapshot is None or snapshot.project_id != principal.project_id:
         raise NotFound("Snapshot not found", attr="snapshot_id")
     project = store.project(snapshot.project_id)
@@ -220,7 +226,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     @router.post("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/")
     async def create_snapshot(org: str, project: str, request: Request) -> JSONResponse:
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if is_id(length) and int(length) > MAX_BODY_BYTES:
             raise TooLarge(f"body over {MAX_BODY_BYTES} bytes", attr="body")
         raw = await request.body()
         return await run_in_threadpool(
@@ -277,7 +283,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     @router.post(os_prefix + "/objects:batch/{usecase}/{scope}/")
     async def batch(org: str, usecase: str, scope: str, request: Request) -> Response:
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BATCH_BYTES:
+        if is_id(length) and int(length) > MAX_BATCH_BYTES:
             raise TooLarge(f"batch body over {MAX_BATCH_BYTES} bytes", attr="body")
         raw = await request.body()
         return await run_in_threadpool(_batch, org, scope, request, raw)
@@ -334,7 +340,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     @router.put(os_prefix + "/objects/{usecase}/{scope}/{key:path}")
     async def put_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Any:
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_OBJECT_BYTES:
+        if is_id(length) and int(length) > MAX_OBJECT_BYTES:
             raise TooLarge(f"object over {MAX_OBJECT_BYTES} bytes", attr="body")
         raw = await request.body()
         return await run_in_threadpool(_put, org, scope, key, request, raw)

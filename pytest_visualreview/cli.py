@@ -108,8 +108,44 @@ def add_repo(subparsers: Any) -> None:
     parser.set_defaults(func=lazy("pytest_visualreview.server.cli:cmd_repo_create"))
 
 
+def _server_target(parser: argparse.ArgumentParser) -> None:
+    """Where the server is; each falls back to the config block of snapshots.yml."""
+    parser.add_argument("--url", help="review server base URL (default: config.api of the baseline file)")
+    parser.add_argument("--project", help="project (team) id (default: config.team)")
+    parser.add_argument("--repo", help="repo id (default: config.repo)")
+    parser.add_argument("--baseline", default="snapshots.yml", help="path of snapshots.yml")
+    parser.add_argument("--deadline", help="seconds to wait for the verdict (default 900)")
+
+
+def add_run(subparsers: Any) -> None:
+    runs = group(subparsers, "run", "sharded runs: create one, let shards add to it, complete it")
+    create = runs.add_parser("create", help="create an empty run and print its id")
+    _server_target(create)
+    create.add_argument("--run-type", default=None, help="run type (default playwright)")
+    create.add_argument("--purpose", default=None, help="review (default) or observe")
+    create.add_argument("--partial", action="store_true", help="not the whole suite: no removals")
+    create.add_argument("--branch", help="branch (default: CI environment, else git)")
+    create.add_argument("--commit", help="commit SHA (default: CI environment, else git)")
+    create.add_argument("--pr", help="pull request number (default: CI environment)")
+    create.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_run_create"))
+    complete = runs.add_parser("complete", help="complete a run, wait, exit 0 clean/1 changes/2 error")
+    _server_target(complete)
+    complete.add_argument("run_id", help="the id `visualreview run create` printed")
+    complete.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_run_complete"))
+
+
+def add_upload(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "upload", help="send runs spooled while the server was unreachable",
+        description="Send the runs in a spool folder (.visual-review/spool/) and delete them once sent.",
+    )
+    parser.add_argument("path", help="the spool folder, or one spooled run in it")
+    parser.add_argument("--deadline", type=float, default=900.0, help="seconds to wait per run")
+    parser.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_upload"))
+
+
 #: Subcommand registrars, in help order. Add new ones here.
-COMMANDS: list[Callable[[Any], None]] = [add_serve, add_token, add_repo]
+COMMANDS: list[Callable[[Any], None]] = [add_serve, add_token, add_repo, add_run, add_upload]
 
 
 def build_parser() -> argparse.ArgumentParser:

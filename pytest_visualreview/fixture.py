@@ -188,6 +188,8 @@ class Snapshot:
             metadata={**metadata, "threshold": tolerance.threshold},
         )
         if verdict.outcome is Outcome.UNCHANGED:
+            if self._settings.server is not None:  # the server may need these pixels
+                fields["actual_path"] = self._unchanged_actual(base, expected, actual)
             return base.record(Outcome.UNCHANGED, **fields)
         approving = self._settings.mode is Mode.APPROVE
         out = self._settings.output_dir / "images" / base.identifier
@@ -204,6 +206,14 @@ class Snapshot:
             paths["actual_path"] = base.baseline_path
         record = base.record(verdict.outcome, approved=approving, **fields, **paths)
         return _with_message(record, tolerance)
+
+    def _unchanged_actual(self, base: _Base, expected: np.ndarray | None, actual: np.ndarray) -> str:
+        """The baseline file itself when the pixels are identical (the common case: no encode),
+        else the capture written to the output folder."""
+        if expected is not None and np.array_equal(expected, actual):
+            return base.baseline_path
+        out = self._settings.output_dir / "images" / base.identifier / "actual.png"
+        return _write(out, imaging.encode_png(actual))
 
     def _failure(self, record: SnapshotRecord) -> SnapshotMismatch:
         """Record a failing snapshot and return the exception that fails its test."""

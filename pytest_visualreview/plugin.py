@@ -17,11 +17,13 @@ import pytest
 from . import playwright_seam, report
 from .fixture import Snapshot
 from .records import SnapshotRecord
+from .server_mode import ServerReport, submit_session
 from .session import WORKER_OUTPUT_KEY, SessionResult, VisualSession
-from .settings import INI_OPTIONS, SettingsError, from_pytest_config
+from .settings import INI_OPTIONS, SERVER_OPTIONS, Mode, SettingsError, from_pytest_config
 
 SESSION_KEY = pytest.StashKey[VisualSession]()
 RESULT_KEY = pytest.StashKey[SessionResult]()
+SERVER_KEY = pytest.StashKey[ServerReport]()
 ITEM_RECORDS_KEY = pytest.StashKey[list[SnapshotRecord]]()
 
 
@@ -48,6 +50,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     for name, (help_text, kind, default) in INI_OPTIONS.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
+    server = parser.getgroup("visualreview-server", "visual review server (pytest-visualreview)")
+    for key, (flag, help_text) in SERVER_OPTIONS.items():
+        server.addoption(flag, dest=f"visual_review_server_{key}", metavar=key.upper(), help=help_text)
+        parser.addini(f"visual_review_{key}", help_text, default="")
 
 
 @pytest.hookimpl(trylast=True)
@@ -210,6 +216,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         )
     if result.duplicate_errors:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if visual.settings.server is not None:
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        server_report = submit_session(
+            visual.settings.server,
+            result.records,
+            rootdir=visual.settings.rootdir,
+            spool_root=visual.settings.output_dir / "spool",
+            partial=bool(result.partial_reasons),
+            approve=visual.settings.mode is Mode.APPROVE,
+            progress=(lambda line: terminal.write_line(line)) if terminal else (lambda line: None),
+        )
+        config.stash[SERVER_KEY] = server_report
+        if server_report.failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -232,6 +252,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         )
     elif result.obsolete:
         terminalreporter.write_line("run with --approve on the whole suite to delete them")
+    for note in visual.settings.notes:
+        terminalreporter.write_line(note)
+    server_report = config.stash.get(SERVER_KEY, None)
+    if server_report is not None:
+        for line in server_report.lines:
+            terminalreporter.write_line(line, red=server_report.failed)
     report_path = visual.settings.output_dir / "report.html"
     if report_path.exists() and (result.records or result.obsolete):
         terminalreporter.write_line(f"report: {report_path}")

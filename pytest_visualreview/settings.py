@@ -8,6 +8,7 @@ precedence rule lives in one place.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -42,6 +43,24 @@ INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
     "visual_review_baseline_template": (
         f"where baselines live (default {DEFAULT_BASELINE_TEMPLATE})", "string", ""),
 }
+
+#: Server mode: (flag, ini key, help). Flags win over ini, ini over the snapshots.yml config block.
+SERVER_OPTIONS: dict[str, tuple[str, str]] = {
+    "url": ("--visual-review-url", "review server base URL, e.g. http://127.0.0.1:8000"),
+    "project": ("--visual-review-project", "project (team) id on the review server"),
+    "repo": ("--visual-review-repo", "repo id on the review server"),
+    "run_type": ("--visual-review-run-type", "run type (default playwright)"),
+    "baseline": ("--visual-review-baseline", "path of snapshots.yml (default <rootdir>/snapshots.yml)"),
+    "purpose": ("--visual-review-purpose", "review (gates the session) or observe (never fails)"),
+    "deadline": ("--visual-review-deadline", "seconds to wait for the server's verdict (default 900)"),
+    "run_id": ("--visual-review-run-id", "add this session's snapshots to an existing run (shards)"),
+    "branch": ("--visual-review-branch", "branch (default: CI environment, else git)"),
+    "commit": ("--visual-review-commit", "commit SHA (default: CI environment, else git)"),
+    "pr": ("--visual-review-pr", "pull request number (default: CI environment)"),
+}
+TOKEN_ENV = "VISUAL_REVIEW_TOKEN"
+DEFAULT_RUN_TYPE = "playwright"
+DEFAULT_DEADLINE = 900.0
 
 
 class Mode(StrEnum):
@@ -82,6 +101,24 @@ class CaptureDefaults:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """Where and how a session is sent to a review server. The token is never printed."""
+
+    url: str
+    project: str
+    repo: str
+    token: str = field(repr=False)
+    run_type: str = DEFAULT_RUN_TYPE
+    baseline_path: Path = Path("snapshots.yml")
+    purpose: str = "review"
+    deadline: float = DEFAULT_DEADLINE
+    run_id: str | None = None
+    branch: str | None = None
+    commit_sha: str | None = None
+    pr_number: int | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Mode = Mode.OFF
     rootdir: Path = field(default_factory=Path.cwd)
@@ -89,6 +126,8 @@ class Settings:
     baseline_template: str = DEFAULT_BASELINE_TEMPLATE
     tolerance: Tolerance = Tolerance()
     capture: CaptureDefaults = CaptureDefaults()
+    server: ServerSettings | None = None
+    notes: tuple[str, ...] = ()  # said once in the summary (e.g. why server mode is off)
 
     @property
     def enabled(self) -> bool:
@@ -185,6 +224,11 @@ def from_pytest_config(config: Any) -> Settings:
         mask_color=ini("visual_review_mask_color") or DEFAULT_MASK_COLOR,
         style=load_style(ini("visual_review_style") or None, rootdir),
     )
+    server, notes = server_settings(
+        lambda key: config.getoption(f"visual_review_server_{key}") or ini(f"visual_review_{key}"),
+        rootdir,
+        os.environ,
+    )
     return Settings(
         mode=mode,
         rootdir=rootdir,
@@ -192,6 +236,74 @@ def from_pytest_config(config: Any) -> Settings:
         baseline_template=template,
         tolerance=tolerance,
         capture=capture,
+        server=server if mode is not Mode.OFF else None,
+        notes=notes,
+    )
+
+
+def server_settings(
+    option: Any, rootdir: Path, env: Any
+) -> tuple[ServerSettings | None, tuple[str, ...]]:
+    """Resolve server mode: `option(key)` gives the flag-or-ini value of a SERVER_OPTIONS key.
+
+    Server mode is on when a URL is known. One from a flag or ini without VISUAL_REVIEW_TOKEN is an
+    error; one only from snapshots.yml's config block without a token leaves the session local
+    (developers run the suite without credentials), with a note.
+    """
+    from . import snapshots_yml
+
+    baseline = Path(option("baseline") or "snapshots.yml")
+    if not baseline.is_absolute():
+        baseline = rootdir / baseline
+    try:
+        file_config = snapshots_yml.read(baseline).config
+    except snapshots_yml.SnapshotsFileError as exc:
+        raise SettingsError(f"{exc}; fix or delete the file") from exc
+    explicit_url = option("url")
+    url = explicit_url or file_config.get("api")
+    if not url:
+        return None, ()
+    token = env.get(TOKEN_ENV, "")
+    if not token:
+        if explicit_url:
+            raise SettingsError(
+                f"--visual-review-url is set but {TOKEN_ENV} is not; export the review server's "
+                "API token (scopes visual_review:read and visual_review:write)"
+            )
+        return None, (f"review server {url} from {baseline.name} not used: {TOKEN_ENV} is not set",)
+    project = option("project") or file_config.get("team")
+    repo = option("repo") or file_config.get("repo")
+    for value, flag in ((project, "--visual-review-project"), (repo, "--visual-review-repo")):
+        if not value:
+            raise SettingsError(
+                f"server mode needs {flag} (or ini visual_review_{flag[16:]}, or the config block "
+                f"of {baseline.name})"
+            )
+    purpose = option("purpose") or "review"
+    if purpose not in ("review", "observe"):
+        raise SettingsError(f"--visual-review-purpose must be review or observe, got {purpose!r}")
+    deadline_text = option("deadline")
+    pr_text = option("pr")
+    if pr_text and not str(pr_text).isdigit():
+        raise SettingsError(f"--visual-review-pr must be a pull request number, got {pr_text!r}")
+    return (
+        ServerSettings(
+            url=str(url).rstrip("/"),
+            project=str(project),
+            repo=str(repo),
+            token=token,
+            run_type=option("run_type") or DEFAULT_RUN_TYPE,
+            baseline_path=baseline,
+            purpose=purpose,
+            deadline=parse_timeout(deadline_text, "--visual-review-deadline")
+            if deadline_text
+            else DEFAULT_DEADLINE,
+            run_id=option("run_id") or None,
+            branch=option("branch") or None,
+            commit_sha=option("commit") or None,
+            pr_number=int(pr_text) if pr_text else None,
+        ),
+        (),
     )
 
 

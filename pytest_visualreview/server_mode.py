@@ -1,0 +1,229 @@
+"""A session becomes a review run: send the manifest, upload what the server lacks, wait, gate, approve.
+
+Used at the end of a pytest session and by `visualreview upload`/`run complete`; knows nothing of
+pytest. Every failure ends either in a clear error (the request was wrong: token, project, repo) or
+in a spooled run that `visualreview upload` sends later: a server outage never loses a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import snapshots_yml, spool
+from .client import ReviewClient, ReviewServerError
+from .manifest import Manifest, build
+from .records import SnapshotRecord
+from .settings import ServerSettings
+from .vcs import VcsError, detect
+
+Progress = Callable[[str], None]
+
+EXIT_CLEAN, EXIT_UNRESOLVED, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class ServerReport:
+    lines: list[str] = field(default_factory=list)
+    failed: bool = False  # the session should exit non-zero because of the review
+    run_id: str | None = None
+    review_url: str | None = None
+    run: dict[str, Any] | None = None
+    uploaded: int = 0
+    spooled: Path | None = None
+    approved: list[str] = field(default_factory=list)
+
+
+def client_for(settings: ServerSettings) -> ReviewClient:
+    return ReviewClient(settings.url, settings.project, settings.token)
+
+
+def submit_session(
+    settings: ServerSettings,
+    records: Iterable[SnapshotRecord],
+    *,
+    rootdir: Path,
+    spool_root: Path,
+    partial: bool,
+    approve: bool,
+    progress: Progress = lambda line: None,
+) -> ServerReport:
+    """Everything the plugin does with a server at session end."""
+    report = ServerReport()
+    try:
+        vcs = detect(
+            rootdir, branch=settings.branch, commit_sha=settings.commit_sha,
+            pr_number=settings.pr_number,
+        )
+        baseline = snapshots_yml.read(settings.baseline_path)
+    except (VcsError, snapshots_yml.SnapshotsFileError) as exc:
+        report.lines.append(f"review server: not sent: {exc}")
+        report.failed = True
+        return report
+    manifest = build(
+        records,
+        repo_id=settings.repo,
+        run_type=settings.run_type,
+        vcs=vcs,
+        purpose=settings.purpose,
+        is_partial=partial,
+        baseline_tokens=baseline.snapshots,
+        metadata={"client": "pytest-visualreview"},
+    )
+    return send(
+        client_for(settings),
+        manifest,
+        run_id=settings.run_id,
+        deadline=settings.deadline,
+        approve=approve,
+        baseline_path=settings.baseline_path,
+        spool_root=spool_root,
+        progress=progress,
+        report=report,
+    )
+
+
+def send(
+    client: ReviewClient,
+    manifest: Manifest,
+    *,
+    run_id: str | None,
+    deadline: float,
+    approve: bool,
+    baseline_path: Path | None,
+    spool_root: Path | None,
+    progress: Progress = lambda line: None,
+    report: ServerReport | None = None,
+    read_image: Callable[[str], bytes] | None = None,
+) -> ServerReport:
+    """Send one manifest: add to `run_id` (a shard), or create, complete and wait for a run."""
+    report = report or ServerReport()
+    read = read_image or (lambda content_hash: Path(manifest.images[content_hash]).read_bytes())
+    try:
+        if run_id:
+            added = client.add_snapshots(run_id, manifest.snapshots, manifest.baseline_hashes)
+            report.run_id = run_id
+            report.uploaded = client.upload_all(added.get("uploads", []), read)
+            report.review_url = client.review_url(run_id)
+            report.lines.append(
+                f"review server: added {len(manifest.snapshots)} snapshots to run {run_id} "
+                f"(uploaded {report.uploaded} images); finish with: visualreview run complete {run_id}"
+            )
+            return report
+        created = client.create_run(manifest.create_payload())
+        report.run_id = created["run_id"]
+        report.review_url = client.review_url(report.run_id)
+        report.uploaded = client.upload_all(created.get("uploads", []), read)
+        progress(f"review server: run {report.run_id}: uploaded {report.uploaded} images, waiting")
+        client.complete(report.run_id)
+        run = client.wait(report.run_id, deadline=deadline, progress=_progress_line(progress))
+    except ReviewServerError as exc:
+        return _spooled(report, exc, client, manifest, run_id, spool_root)
+    report.run = run
+    _summarise(report, run, manifest.purpose, approve)
+    if approve and run.get("status") == "completed" and manifest.purpose == "review":
+        _approve(report, client, baseline_path)
+    return report
+
+
+def complete_run(client: ReviewClient, run_id: str, *, deadline: float,
+                 progress: Progress = lambda line: None) -> tuple[int, ServerReport]:
+    """`visualreview run complete`: PostHog's CLI exit codes (0 clean, 1 unresolved, 2 error)."""
+    report = ServerReport(run_id=run_id, review_url=client.review_url(run_id))
+    try:
+        client.complete(run_id)
+        run = client.wait(run_id, deadline=deadline, progress=_progress_line(progress))
+    except ReviewServerError as exc:
+        report.lines.append(f"review server: {exc}")
+        return EXIT_ERROR, report
+    report.run = run
+    _summarise(report, run, run.get("purpose", "review"), approve=False)
+    if run.get("status") == "failed":
+        return EXIT_ERROR, report
+    return (EXIT_UNRESOLVED if report.failed else EXIT_CLEAN), report
+
+
+def _summarise(report: ServerReport, run: dict[str, Any], purpose: str, approve: bool) -> None:
+    summary = run.get("summary") or {}
+    if run.get("status") == "failed":
+        report.lines.append(
+            f"review server: run {report.run_id} failed: {run.get('error_message') or 'no reason given'}"
+        )
+        report.failed = True
+        return
+    unresolved = int(summary.get("unresolved") or 0)
+    report.lines.append(
+        f"review server: run {report.run_id}: {summary.get('changed', 0)} changed, "
+        f"{summary.get('new', 0)} new, {summary.get('removed', 0)} removed, "
+        f"{summary.get('unchanged', 0)} unchanged ({unresolved} unresolved); "
+        f"uploaded {report.uploaded} images"
+    )
+    report.lines.append(f"review: {report.review_url}")
+    if unresolved and purpose == "review" and not approve:
+        report.failed = True
+        report.lines.append(
+            f"review server: {unresolved} unresolved visual change(s) fail this run; approve "
+            "them on the review page, or run with --approve"
+        )
+
+
+def _approve(report: ServerReport, client: ReviewClient, baseline_path: Path | None) -> None:
+    assert report.run_id is not None
+    try:
+        finalized = client.finalize(report.run_id)
+    except ReviewServerError as exc:
+        report.lines.append(f"review server: approval failed: {exc}")
+        report.failed = True
+        return
+    content = finalized.get("baseline_content")
+    if not isinstance(content, str) or baseline_path is None:
+        report.lines.append("review server: approved, but the server returned no baseline file")
+        report.failed = True
+        return
+    before = snapshots_yml.read(baseline_path).hashes() if baseline_path.exists() else {}
+    after = snapshots_yml.loads(content, name="baseline_content").hashes()
+    report.approved = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
+    if report.approved or not baseline_path.exists():
+        snapshots_yml.write_text(baseline_path, content)
+    report.failed = False
+    report.lines.append(
+        f"review server: approved {len(report.approved)} snapshot(s); wrote {baseline_path}"
+        if report.approved
+        else f"review server: nothing to approve; {baseline_path} is up to date"
+    )
+    report.lines.extend(f"  approved {identifier}" for identifier in report.approved)
+
+
+def _spooled(
+    report: ServerReport,
+    error: ReviewServerError,
+    client: ReviewClient,
+    manifest: Manifest,
+    run_id: str | None,
+    spool_root: Path | None,
+) -> ServerReport:
+    if spool_root is None:  # already sending from the spool: keep it where it is
+        report.lines.append(f"review server: {error}")
+        report.failed = True
+        return report
+    report.spooled = spool.write(
+        spool_root, api_url=client.api_url, project=client.project, manifest=manifest,
+        run_id=run_id, reason=str(error),
+    )
+    report.lines.append(f"review server: {error}")
+    report.lines.append(
+        f"review server: the run was saved to {report.spooled}; send it later with: "
+        f"visualreview upload {spool_root}"
+    )
+    # An outage leaves the tests' results standing; a refused request is a configuration error.
+    report.failed = not error.transient
+    return report
+
+
+def _progress_line(progress: Progress) -> Callable[[dict[str, Any]], None]:
+    def show(run: dict[str, Any]) -> None:
+        progress(f"review server: run {run.get('id')} is {run.get('status')}")
+
+    return show

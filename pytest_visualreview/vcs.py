@@ -1,0 +1,87 @@
+"""Which branch, commit and pull request a run belongs to: from the CI environment, else from git.
+
+The review server supersedes runs per (repo, branch, run type) and gates the commit, so getting these
+right matters more than getting them fast; flags override everything here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class VcsError(Exception):
+    """The commit or branch could not be told; the message says which flag sets it."""
+
+
+@dataclass(frozen=True)
+class VcsInfo:
+    branch: str
+    commit_sha: str
+    pr_number: int | None = None
+
+
+def detect(
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    branch: str | None = None,
+    commit_sha: str | None = None,
+    pr_number: int | None = None,
+) -> VcsInfo:
+    """Explicit values win, then GitHub Actions' variables, then `git` in `cwd`."""
+    env = os.environ if env is None else env
+    github = _github(env)
+    branch = branch or github.get("branch") or _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
+    commit_sha = commit_sha or github.get("commit") or _git(cwd, "rev-parse", "HEAD")
+    if pr_number is None and github.get("pr"):
+        pr_number = int(github["pr"])
+    if not commit_sha:
+        raise VcsError(
+            "cannot tell the commit: not a git checkout and no GITHUB_SHA; "
+            "pass --visual-review-commit SHA"
+        )
+    if not branch or branch == "HEAD":
+        raise VcsError(
+            "cannot tell the branch (detached HEAD?); pass --visual-review-branch NAME"
+        )
+    return VcsInfo(branch=branch, commit_sha=commit_sha, pr_number=pr_number)
+
+
+def _github(env: Mapping[str, str]) -> dict[str, str]:
+    """GitHub Actions: on pull requests the head branch, head commit and PR number, not the
+    merge commit GitHub checks out, because that is what a reviewer approves."""
+    if env.get("GITHUB_ACTIONS") != "true":
+        return {}
+    found: dict[str, str] = {}
+    found["branch"] = env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME", "")
+    found["commit"] = env.get("GITHUB_SHA", "")
+    match = re.fullmatch(r"refs/pull/(\d+)/(?:merge|head)", env.get("GITHUB_REF", ""))
+    if match:
+        found["pr"] = match.group(1)
+    event_path = env.get("GITHUB_EVENT_PATH")
+    if event_path and Path(event_path).is_file():
+        try:
+            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            event = {}
+        pull = event.get("pull_request") if isinstance(event, dict) else None
+        if isinstance(pull, dict):
+            found["commit"] = str(pull.get("head", {}).get("sha") or found["commit"])
+            found["pr"] = str(pull.get("number") or found.get("pr", ""))
+    return {key: value for key, value in found.items() if value}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""

@@ -27,7 +27,7 @@ router = APIRouter()
 SNAPSHOTS_PER_PAGE = 50
 UNCHANGED_PREVIEW = 20
 GROUP_LABELS = {
-    "review": "To review",
+    "review": "Changes",
     "changed": "Changed",
     "new": "New",
     "removed": "Removed",

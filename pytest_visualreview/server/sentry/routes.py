@@ -21,6 +21,7 @@ import re
 import sqlite3
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -32,10 +33,11 @@ from ..context import ServerContext
 from ..errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge, Unauthenticated
 from ..store import Store
 from . import db, views
-from .compare import Comparer, IngestError, ingest
+from .compare import Checked, Comparer, IngestError, check, ingest, store_checked
 from .manifest import ManifestError, parse_json_body, parse_upload
 from .objectstore import (
     MAX_OBJECT_BYTES,
+    BatchOp,
     ObjectstoreError,
     OpResult,
     decode_body,
@@ -54,6 +56,8 @@ MAX_BATCH_BYTES = 128 * 1024 * 1024
 OS_TOKEN_PREFIX = "vros1"
 OS_TOKEN_SECONDS = 3600
 EXPIRATION_POLICY = "ttl:396 days"
+#: Threads that verify and decode a batch's inserts (PIL, zlib and BLAKE3 release the GIL).
+INGEST_THREADS = 4
 
 
 def install(app: FastAPI, context: ServerContext) -> None:
@@ -297,14 +301,45 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
             if exc.status == 413:
                 raise TooLarge(exc.message, attr="body") from exc
             raise Invalid(exc.message, attr="body") from exc
-        results: list[OpResult] = []
-        for index, op in enumerate(ops):
-            results.append(_operation(index, op.kind, op.key, op.body, project_id, may_write))
+        checked = _check_inserts(ops, project_id) if may_write else {}
+        results = [
+            _operation(index, op.kind, op.key, project_id, may_write, checked.get(index))
+            for index, op in enumerate(ops)
+        ]
         content_type, body = render_batch(results)
         return Response(body, media_type=None, headers={"content-type": content_type})
 
+    def _check_inserts(ops: list[BatchOp], project_id: int) -> dict[int, Checked | IngestError]:
+        """Verify and decode the batch's new inserts in parallel; stored later, in order."""
+        todo: dict[int, tuple[str, bytes]] = {}
+        for index, op in enumerate(ops):
+            if op.kind != "insert":
+                continue
+            try:
+                parsed = parse_key(op.key)
+            except ObjectstoreError:
+                continue  # answered by _operation
+            if parsed.project_id == project_id and db.get_file(store, project_id, parsed.sha256) is None:
+                todo[index] = (parsed.sha256, op.body)
+
+        def one(item: tuple[str, bytes]) -> Checked | IngestError:
+            try:
+                return check(*item)
+            except IngestError as exc:
+                return exc
+
+        if len(todo) < 2:
+            return {index: one(item) for index, item in todo.items()}
+        with ThreadPoolExecutor(max_workers=INGEST_THREADS) as pool:
+            return dict(zip(todo, pool.map(one, todo.values()), strict=True))
+
     def _operation(
-        index: int, kind: str, key: str, data: bytes, project_id: int, may_write: bool
+        index: int,
+        kind: str,
+        key: str,
+        project_id: int,
+        may_write: bool,
+        checked: Checked | IngestError | None,
     ) -> OpResult:
         try:
             parsed = parse_key(key)
@@ -330,11 +365,11 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
         if kind == "insert":
             if not may_write:
                 return OpResult(index, 403, key, b"token is read-only")
-            try:
-                ingest(store, blobs, project_id, parsed.sha256, data)
-            except IngestError as exc:
-                return OpResult(index, exc.status, key, exc.message.encode())
-            return OpResult(index, 201, key)
+            if isinstance(checked, IngestError):
+                return OpResult(index, checked.status, key, checked.message.encode())
+            if checked is not None:
+                store_checked(store, blobs, project_id, checked)
+            return OpResult(index, 201, key)  # None: the project already has it
         return OpResult(index, 405, key, b"delete: objects are immutable here")
 
     @router.put(os_prefix + "/objects/{usecase}/{scope}/{key:path}")

@@ -546,3 +546,16 @@ def test_missing_ancestor_fails_then_heals_when_it_arrives(sentry: Sentry, app_i
     assert healed["comparison_state"] == "success" and healed["comparison_error_message"] is None
     assert sorted(names(healed["unchanged"])) == ["a.png", "b.png"]
     assert sentry.settled(selective)["comparison_state"] == "success"  # head-first, triggered too
+
+
+def test_delete_snapshot(sentry: Sentry, app_id: str) -> None:
+    base = sentry.upload(app_id, {"a.png": png(3, 3, RED)}, vcs=vcs(101))
+    head = sentry.upload(app_id, {"a.png": png(3, 3, BLUE)}, vcs=vcs(102, base=101))
+    assert sentry.settled(head)["changed_count"] == 1
+    path = f"/api/0/organizations/default/preprodartifacts/snapshots/{base}/"
+    reader = sentry.server.token("project:read")
+    assert requests.delete(sentry.url + path, headers=sentry.headers(reader), timeout=10).status_code == 403
+    assert requests.delete(sentry.url + path, headers=sentry.headers(), timeout=10).status_code == 204
+    assert sentry.get(path).status_code == 404
+    after = sentry.details(head)  # the head lost its base: back to waiting
+    assert after["comparison_state"] == "waiting_for_base" and after["changed"] == []

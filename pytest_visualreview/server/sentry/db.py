@@ -199,6 +199,16 @@ def create_snapshot(store: Store, project_id: int, upload: SnapshotUpload, token
         return int(cursor.lastrowid or 0)
 
 
+def delete_snapshot(store: Store, snapshot_id: int) -> None:
+    """Remove a snapshot with its comparisons (as head or base) and approvals."""
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM sentry_approvals WHERE snapshot_id = ?", (snapshot_id,))
+        conn.execute(
+            "DELETE FROM sentry_comparisons WHERE head_id = ? OR base_id = ?", (snapshot_id, snapshot_id)
+        )
+        conn.execute("DELETE FROM sentry_snapshots WHERE id = ?", (snapshot_id,))
+
+
 def get_snapshot(store: Store, snapshot_id: int) -> SnapshotRow | None:
     row = store.query_one("SELECT * FROM sentry_snapshots WHERE id = ?", (snapshot_id,))
     return _snapshot(row) if row is not None else None

@@ -473,6 +473,14 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
         _snapshot_in_org(store, org, snapshot_id, principal)
         return JSONResponse({"detail": "The archive is ready."}, status_code=202)
 
+    @router.delete(snap_prefix + "/{snapshot_id}/", status_code=204, response_class=Response)
+    def delete_snapshot(org: str, snapshot_id: str, request: Request) -> Response:
+        """Drop the snapshot, its comparisons and approvals (image blobs are shared and stay)."""
+        principal = _principal(store, request, WRITE_SCOPES)
+        snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
+        db.delete_snapshot(store, snapshot.id)
+        return Response(status_code=204)
+
     @router.get(snap_prefix + "/{snapshot_id}/")
     def snapshot_details(
         org: str, snapshot_id: str, request: Request, compact_metadata: str | None = None

@@ -512,6 +512,35 @@ def _targets(rows: list[Row], memory: list[dict[str, Any]]) -> list[dict[str, An
     return checks
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The saved results as the Markdown tables of docs/performance.md."""
+    lines = []
+    pairs = list(dict.fromkeys(row["pair"] for row in results["rows"]))
+    for pair in pairs:
+        rows = [row for row in results["rows"] if row["pair"] == pair]
+        lines += [f"#### {pair} ({rows[0]['megapixels']:.2f} MP)", ""]
+        lines += ["| tool | config | ms | ms/MP | peer ÷ ours | count |", "|---|---|---:|---:|---:|---:|"]
+        for row in rows:
+            ratio = "" if row["ratio_to_ours"] is None else f"{row['ratio_to_ours']:.2f}"
+            count = "" if row["count"] is None else str(row["count"])
+            config = row["config"] + (f" ({row['note']})" if row["note"] else "")
+            lines.append(
+                f"| {row['tool']} | {config} | {row['ms']:.2f} | {row['ms_per_mp']:.2f} | {ratio} | {count} |"
+            )
+        for item in results["memory"]:
+            if item["pair"] == pair:
+                lines.append("")
+                lines.append(
+                    f"Peak extra memory, {item['config']}: {item['peak_mb']:.1f} MB = "
+                    f"{item['ratio']:.2f}× the two inputs ({item['inputs_mb']:.1f} MB)."
+                )
+        lines.append("")
+    lines += ["#### Targets", "", "| target | measured | met |", "|---|---:|---|"]
+    for check in results["targets"]:
+        lines.append(f"| {check['target']} | {check['value']:.3g} | {'yes' if check['met'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -520,7 +549,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", type=Path, default=WORK / "diff_bench.json", help="where to save the results"
     )
+    parser.add_argument(
+        "--markdown", type=Path, metavar="JSON", help="print saved results as Markdown tables and exit"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     info = machine()
     load_before = os.getloadavg()[0]
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))

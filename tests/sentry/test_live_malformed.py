@@ -59,3 +59,20 @@ def test_malformed_request_is_a_4xx_with_json(
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
     body = response.json()
     assert body["detail"], body
+
+
+def test_bodies_are_read_after_auth_and_within_limits(sentry: Sentry) -> None:
+    url = sentry.url + "/api/0/organizations/default/preprodartifacts/1/approve/"
+
+    def chunks():  # chunked transfer: no Content-Length to check up front
+        for _ in range(20):
+            yield b" " * 10_000
+
+    anonymous = requests.post(url, data=chunks(), timeout=30)
+    assert anonymous.status_code == 401
+    snapshot_id = sentry.post(
+        "/api/0/projects/default/default/preprodartifacts/snapshots/", json={"app_id": "x", "images": {}}
+    ).json()["artifactId"]
+    url = url.replace("/1/approve/", f"/{snapshot_id}/approve/")
+    too_big = requests.post(url, data=chunks(), headers=sentry.headers(), timeout=30)
+    assert too_big.status_code == 413 and too_big.json()["attr"] == "body"

@@ -173,6 +173,23 @@ def _snapshot_in_org(store: Store, org: str, snapshot_id: str, principal: Princi
     return snapshot
 
 
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 once it passes ``limit`` (chunked uploads included).
+
+    Handlers authenticate before calling this, so an anonymous client cannot make the server
+    buffer a large body.
+    """
+    length = request.headers.get("content-length", "")
+    if is_id(length) and int(length) > limit:
+        raise TooLarge(f"body: {length} bytes, over the {limit}-byte limit", attr="body")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"body: over the {limit}-byte limit", attr="body")
+    return bytes(body)
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true")
 
@@ -229,21 +246,23 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
 
     @router.post("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/")
     async def create_snapshot(org: str, project: str, request: Request) -> JSONResponse:
-        length = request.headers.get("content-length", "")
-        if is_id(length) and int(length) > MAX_BODY_BYTES:
-            raise TooLarge(f"body over {MAX_BODY_BYTES} bytes", attr="body")
-        raw = await request.body()
+        where = await run_in_threadpool(_may_upload, org, project, request)
+        raw = await read_limited(request, MAX_BODY_BYTES)
         return await run_in_threadpool(
-            _create_snapshot, org, project, request, raw, request.headers.get("content-encoding")
+            _create_snapshot, where, request, raw, request.headers.get("content-encoding")
         )
 
-    def _create_snapshot(
-        org: str, project: str, request: Request, raw: bytes, encoding: str | None
-    ) -> JSONResponse:
+    def _may_upload(org: str, project: str, request: Request) -> tuple[sqlite3.Row, int, Principal]:
         principal = _principal(store, request, WRITE_SCOPES)
         org_row, project_row = _project(store, org, project)
         project_id = int(project_row["id"])
         principal.require_project(project_id)
+        return org_row, project_id, principal
+
+    def _create_snapshot(
+        where: tuple[sqlite3.Row, int, Principal], request: Request, raw: bytes, encoding: str | None
+    ) -> JSONResponse:
+        org_row, project_id, principal = where
         try:
             body = decode_body(raw, encoding, limit=MAX_BODY_BYTES)
         except ObjectstoreError as exc:
@@ -286,15 +305,15 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
 
     @router.post(os_prefix + "/objects:batch/{usecase}/{scope}/")
     async def batch(org: str, usecase: str, scope: str, request: Request) -> Response:
-        length = request.headers.get("content-length", "")
-        if is_id(length) and int(length) > MAX_BATCH_BYTES:
-            raise TooLarge(f"batch body over {MAX_BATCH_BYTES} bytes", attr="body")
-        raw = await request.body()
-        return await run_in_threadpool(_batch, org, scope, request, raw)
+        project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
+        raw = await read_limited(request, MAX_BATCH_BYTES)
+        return await run_in_threadpool(_batch, project_id, may_write, request, raw)
 
-    def _batch(org: str, scope: str, request: Request, raw: bytes) -> Response:
+    def _os_auth(org: str, scope: str, request: Request) -> tuple[int, bool]:
         project_id = _scope_project(store, org, scope)
-        may_write = _os_access(store, request, project_id)
+        return project_id, _os_access(store, request, project_id)
+
+    def _batch(project_id: int, may_write: bool, request: Request, raw: bytes) -> Response:
         try:
             ops = parse_batch(request.headers.get("content-type"), raw)
         except ObjectstoreError as exc:
@@ -374,16 +393,13 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
 
     @router.put(os_prefix + "/objects/{usecase}/{scope}/{key:path}")
     async def put_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Any:
-        length = request.headers.get("content-length", "")
-        if is_id(length) and int(length) > MAX_OBJECT_BYTES:
-            raise TooLarge(f"object over {MAX_OBJECT_BYTES} bytes", attr="body")
-        raw = await request.body()
-        return await run_in_threadpool(_put, org, scope, key, request, raw)
-
-    def _put(org: str, scope: str, key: str, request: Request, raw: bytes) -> dict[str, str]:
-        project_id = _scope_project(store, org, scope)
-        if not _os_access(store, request, project_id):
+        project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
+        if not may_write:
             raise PermissionDenied("objectstore: this token is read-only.")
+        raw = await read_limited(request, MAX_OBJECT_BYTES)
+        return await run_in_threadpool(_put, project_id, key, request, raw)
+
+    def _put(project_id: int, key: str, request: Request, raw: bytes) -> dict[str, str]:
         try:
             parsed = parse_key(key)
             data = decode_body(raw, request.headers.get("content-encoding"))
@@ -533,12 +549,16 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
 
     @router.post("/api/0/organizations/{org}/preprodartifacts/{artifact_id}/approve/")
     async def approve(org: str, artifact_id: str, request: Request) -> JSONResponse:
-        raw = await request.body()
-        return await run_in_threadpool(_approve, org, artifact_id, request, raw)
+        who = await run_in_threadpool(_may_approve, org, artifact_id, request)
+        raw = await read_limited(request, 64 * 1024)
+        return await run_in_threadpool(_approve, who, raw)
 
-    def _approve(org: str, artifact_id: str, request: Request, raw: bytes) -> JSONResponse:
+    def _may_approve(org: str, artifact_id: str, request: Request) -> tuple[Principal, views.SnapshotRow]:
         principal = _principal(store, request, ("project:write", "project:admin"))
-        snapshot = _snapshot_in_org(store, org, artifact_id, principal)
+        return principal, _snapshot_in_org(store, org, artifact_id, principal)
+
+    def _approve(who: tuple[Principal, views.SnapshotRow], raw: bytes) -> JSONResponse:
+        principal, snapshot = who
         try:
             body = parse_json_body(raw or b"{}")
         except ManifestError as exc:

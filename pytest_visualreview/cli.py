@@ -72,7 +72,8 @@ def add_serve(subparsers: Any) -> None:
         help="base URL clients reach the server at (default: taken from each request)",
     )
     parser.add_argument(
-        "--diff-threads", type=int, default=None, help="diff worker threads (default: CPU count)"
+        "--diff-workers", "--diff-threads", dest="diff_workers", type=int, default=None,
+        help="diff worker processes (default: CPU count; 1 = diff inside the server process)"
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     parser.add_argument(

@@ -47,7 +47,7 @@ def create_app(
     *,
     public_url: str | None = None,
     start_worker: bool = True,
-    diff_threads: int | None = None,
+    diff_workers: int | None = None,
     routers: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the server over ``data_dir`` (created and migrated if new).
@@ -58,7 +58,7 @@ def create_app(
     data_dir = Path(data_dir)
     store = Store(data_dir)
     blobs = BlobStore(data_dir / "blobs")
-    worker = DiffWorker(store, blobs, threads=diff_threads)
+    worker = DiffWorker(store, blobs, workers=diff_workers)
     context = ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
 
     @asynccontextmanager

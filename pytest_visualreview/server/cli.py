@@ -18,7 +18,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
-    app = create_app(args.data_dir, public_url=args.public_url, diff_threads=args.diff_threads)
+    app = create_app(args.data_dir, public_url=args.public_url, diff_workers=args.diff_workers)
     uvicorn.run(
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log
     )

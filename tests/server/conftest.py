@@ -27,7 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def fresh_server(tmp_path: Path) -> Iterator[LiveServer]:
     live = LiveServer.start(tmp_path / "data")
     yield live
-    live.kill()
+    live.stop()
 
 
 @pytest.fixture

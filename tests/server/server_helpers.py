@@ -167,7 +167,8 @@ def upload_file(
     target: dict[str, Any], data: bytes, *, content_type: str = "image/png",
     fields: dict[str, str] | None = None,
 ) -> requests.Response:
-    form = [(k, (None, v)) for k, v in (fields if fields is not None else target["fields"]).items()]
+    chosen = fields if fields is not None else target["fields"]
+    form: list[tuple[str, Any]] = [(k, (None, v)) for k, v in chosen.items()]
     form.append(("Content-Type", (None, content_type)))
     form.append(("file", ("snapshot.png", data, content_type)))
     return requests.post(target["url"], files=form, timeout=60)

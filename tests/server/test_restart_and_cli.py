@@ -33,7 +33,7 @@ def progress(server: LiveServer, run_id: str) -> tuple[int, int]:
 
 @pytest.mark.slow
 def test_kill_during_processing_then_restart_completes_the_run(tmp_path: Path) -> None:
-    server = LiveServer.start(tmp_path / "data", extra_args=("--diff-threads", "1"))
+    server = LiveServer.start(tmp_path / "data", extra_args=("--diff-workers", "1"))
     try:
         token, repo = server.token(), server.repo("acme/crash")
         client = Client(server.api(), token, repo)

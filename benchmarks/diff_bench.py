@@ -357,7 +357,9 @@ def bench_pair(
     if npm_dir:
         for include_aa in (False, True):
             for with_image in (False, True):
-                ms, count = node_pixelmatch(npm_dir, folder, img1.shape[:2], include_aa, with_image, repeats)
+                ms, count = node_pixelmatch(
+                    npm_dir, folder, img1.shape[:2], include_aa, with_image, 2 * repeats
+                )
                 rows.append(
                     Row(
                         name,
@@ -414,7 +416,7 @@ def bench_pair(
 
 
 def run(quick: bool) -> dict[str, Any]:
-    repeats = 3 if quick else 7
+    repeats = 3 if quick else 11
     npm_dir = install_npm_peers()
     have_pypi = install_pypi_peer()
     odiff = odiff_binary(npm_dir) if npm_dir else None
@@ -512,9 +514,61 @@ def _targets(rows: list[Row], memory: list[dict[str, Any]]) -> list[dict[str, An
     return checks
 
 
+def _summary(results: dict[str, Any]) -> list[str]:
+    """The headline comparisons: ours against the peer each target names."""
+
+    def row(pair: str, tool: str, config: str) -> dict[str, Any] | None:
+        return next(
+            (r for r in results["rows"] if r["pair"] == pair and r["tool"] == tool and r["config"] == config),
+            None,
+        )
+
+    node = "pixelmatch 5.3.0 (Node)"
+    lines = [
+        "| pair | what | ours | peer | peer ÷ ours |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for pair in list(dict.fromkeys(r["pair"] for r in results["rows"])):
+        for include_aa in (False, True):
+            for with_image in (False, True):
+                config = _config(include_aa, with_image)
+                ours, peer = row(pair, "ours", config), row(pair, node, config)
+                if ours and peer and not pair.startswith("identical"):
+                    lines.append(
+                        f"| {pair} | {config} | {ours['ms']:.2f} ms ({ours['ms_per_mp']:.2f} ms/MP) "
+                        f"| Node {peer['ms']:.2f} ms | {peer['ms'] / ours['ms']:.2f} |"
+                    )
+        eq = row(pair, "numpy.array_equal", "same arrays")
+        ours = row(pair, "ours", _config(False, False))
+        if eq and ours:
+            lines.append(
+                f"| {pair} | count only | {ours['ms']:.2f} ms | numpy.array_equal {eq['ms']:.2f} ms "
+                f"| {eq['ms'] / ours['ms']:.2f} |"
+            )
+        pure = next(
+            (r for r in results["rows"] if r["pair"] == pair and r["tool"].startswith("pure-Python")), None
+        )
+        if pure and not pair.startswith("identical"):
+            lines.append(
+                f"| {pair} | AA detection, count only | | pure-Python pixelmatch "
+                f"{pure['ms_per_mp']:.0f} ms/MP | {pure['ratio_to_ours']:.0f} |"
+            )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The saved results as the Markdown tables of docs/performance.md."""
-    lines = []
+    load = results.get("load_average", {})
+    lines = [
+        f"Machine: {', '.join(f'{k} {v}' for k, v in results['machine'].items())}; "
+        f"load average {load.get('before', float('nan')):.1f} before, "
+        f"{load.get('after', float('nan')):.1f} after. Screenshots: {results['screenshots']}.",
+        "",
+        "#### Summary",
+        "",
+        *_summary(results),
+        "",
+    ]
     pairs = list(dict.fromkeys(row["pair"] for row in results["rows"]))
     for pair in pairs:
         rows = [row for row in results["rows"] if row["pair"] == pair]

@@ -360,3 +360,15 @@ def test_identity_timeline_from_the_run_page(env: Env) -> None:
     newest_expected = entries.first.locator('.vr-pane[data-pane="side"] img[data-role="expected"]')
     assert newest_expected.get_attribute("src", timeout=1000) is not None
     assert re.search(env.seeded.images["home_v1"][1], newest_expected.get_attribute("src") or "")
+
+
+def test_a_timeline_without_an_identity_is_a_clear_error_page(env: Env) -> None:
+    page = env.sign_in()
+    response = page.goto(f"{env.url}/ui/repos/{env.seeded.repo_id}/timeline")
+    assert response is not None and response.status == 400
+    expect(page.locator(".ui-error-detail")).to_have_text("a timeline needs ?run_type=...&identifier=...")
+
+
+def test_sign_in_never_redirects_off_site(env: Env) -> None:
+    page = env.sign_in(next_path="//evil.example/ui/")
+    assert page.url == env.url + "/ui/repos"

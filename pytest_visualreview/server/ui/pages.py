@@ -11,7 +11,7 @@ from starlette.responses import Response
 from ... import viewer
 from .. import runs
 from ..context import get_context
-from ..errors import Unauthenticated
+from ..errors import Invalid, Unauthenticated
 from ..repos import get_repo, list_repos
 from ..serialize import artifacts_by_hash
 from . import queries
@@ -221,7 +221,7 @@ def runs_page(
 def run_state_badges(row: sqlite3.Row) -> str:
     """Status plus what a reviewer cares about: stale, approved, needs review."""
     parts = [badge(str(row["status"]))]
-    if row["superseded_by_id"]:
+    if row["superseded_by_id"] and not row["approved"]:
         parts.append(badge("stale"))
     if row["approved"]:
         parts.append(badge("approved"))
@@ -245,10 +245,14 @@ def _run_row(r: sqlite3.Row) -> str:
 
 @router.get("/ui/repos/{repo_id}/timeline", include_in_schema=False)
 @html_errors
-def timeline_page(request: Request, repo_id: str, run_type: str, identifier: str, page: int = 1) -> Response:
+def timeline_page(
+    request: Request, repo_id: str, run_type: str = "", identifier: str = "", page: int = 1
+) -> Response:
     context, session = signed_in(request)
     store = context.store
     repo = get_repo(store, session.project_id, repo_id)
+    if not run_type or not identifier:
+        raise Invalid("a timeline needs ?run_type=...&identifier=...", attr="identifier")
     page = max(1, page)
     total, rows = runs.timeline(
         store,

@@ -808,6 +808,8 @@ def _gray_background(a32: _U32A, opts: _Options) -> _U32A:
 _SSIM_C1 = 6.5025  # (0.01 * 255) ** 2
 _SSIM_C2 = 58.5225  # (0.03 * 255) ** 2
 _SSIM_WIN = 11
+#: Pixels per band of rows in ssim (bounds its float temporaries to a few MB).
+_SSIM_BAND_PIXELS = 1 << 17
 
 
 def ssim(expected: Any, actual: Any) -> float:
@@ -816,29 +818,49 @@ def ssim(expected: Any, actual: Any) -> float:
     Grey = 0.299 R + 0.587 G + 0.114 B (alpha ignored), an 11×11 box window with reflect padding,
     C1 = 6.5025, C2 = 58.5225, mean over every pixel; images smaller than the window use one global
     SSIM. Different sizes are padded with transparent pixels first, as for ``compare``. The server
-    uses it to catch structural changes that a low pixel count hides (tall pages).
+    uses it to catch structural changes that a low pixel count hides (tall pages). Rows are
+    processed in bands, so memory stays a few MB whatever the image size.
     """
     img1 = as_rgba(expected, name="expected")
     img2 = as_rgba(actual, name="actual")
     if img1.shape != img2.shape:
         img1, img2 = _pad_to_common_size(img1, img2)
-    g1 = _grey(img1)
-    g2 = _grey(img2)
-    height, width = g1.shape
+    height, width = img1.shape[:2]
     if width < _SSIM_WIN or height < _SSIM_WIN:
-        return _clamp_unit(_global_ssim(g1, g2))
-    mu1 = _box_mean(g1)
-    mu2 = _box_mean(g2)
-    s11 = _box_mean(g1 * g1)
-    s22 = _box_mean(g2 * g2)
-    s12 = _box_mean(g1 * g2)
+        return _clamp_unit(_global_ssim(_grey(img1), _grey(img2)))
+    pad = _SSIM_WIN // 2
+    band = max(1, _SSIM_BAND_PIXELS // width)
+    total = 0.0
+    for top in range(0, height, band):
+        rows = _reflect(np.arange(top - pad, min(top + band, height) + pad), height)
+        g1 = np.pad(_grey(img1[rows]), ((0, 0), (pad, pad)), mode="reflect")
+        g2 = np.pad(_grey(img2[rows]), ((0, 0), (pad, pad)), mode="reflect")
+        total += float(_ssim_map(g1, g2).sum())
+    return _clamp_unit(total / (width * height))
+
+
+def _reflect(index: _I64, size: int) -> _I64:
+    """numpy's 'reflect' padding for indices at most size - 1 beyond either edge (-1 -> 1)."""
+    index = np.abs(index)
+    result: _I64 = np.where(index >= size, 2 * size - 2 - index, index)
+    return result
+
+
+def _ssim_map(g1: _F64, g2: _F64) -> _F64:
+    """Local SSIM of every window centre of two padded grey bands (padding: 5 on every side)."""
+    n = _SSIM_WIN * _SSIM_WIN
+    mu1 = _box_sum(g1) / n
+    mu2 = _box_sum(g2) / n
+    s11 = _box_sum(g1 * g1) / n
+    s22 = _box_sum(g2 * g2) / n
+    s12 = _box_sum(g1 * g2) / n
     mu1_sq = mu1 * mu1
     mu2_sq = mu2 * mu2
     mu12 = mu1 * mu2
     num = (2 * mu12 + _SSIM_C1) * (2 * (s12 - mu12) + _SSIM_C2)
     den = (mu1_sq + mu2_sq + _SSIM_C1) * ((s11 - mu1_sq) + (s22 - mu2_sq) + _SSIM_C2)
-    local = np.divide(num, den, out=np.ones_like(num), where=den != 0)
-    return _clamp_unit(float(local.mean()))
+    result: _F64 = np.divide(num, den, out=np.ones_like(num), where=den != 0)
+    return result
 
 
 def _grey(img: npt.NDArray[np.uint8]) -> _F64:
@@ -847,18 +869,15 @@ def _grey(img: npt.NDArray[np.uint8]) -> _F64:
     return result
 
 
-def _box_mean(values: _F64) -> _F64:
-    """11×11 mean with reflect padding (numpy 'reflect': the edge pixel is not repeated)."""
-    pad = _SSIM_WIN // 2
-    padded = np.pad(values, pad, mode="reflect")
-    integral = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1), dtype=np.float64)
-    np.cumsum(np.cumsum(padded, axis=0), axis=1, out=integral[1:, 1:])
-    h, w = values.shape
+def _box_sum(values: _F64) -> _F64:
+    """Sums over every 11×11 window that fits inside `values` (separable running sums)."""
     n = _SSIM_WIN
-    total = integral[n : n + h, n : n + w] - integral[:h, n : n + w]
-    total -= integral[n : n + h, :w]
-    total += integral[:h, :w]
-    result: _F64 = total / (n * n)
+    cols = np.cumsum(values, axis=0)
+    vertical = cols[n - 1 :].copy()
+    vertical[1:] -= cols[:-n]
+    rows = np.cumsum(vertical, axis=1)
+    result = rows[:, n - 1 :].copy()
+    result[:, 1:] -= rows[:, :-n]
     return result
 
 

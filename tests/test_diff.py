@@ -209,3 +209,35 @@ def test_ssim_reference_value() -> None:
     # Pixels whose window never sees the square have SSIM exactly 1: at most the 20×20 region
     # (square plus the 5-pixel window radius) can fall below 1.
     assert 1 - (20 * 20) / (32 * 32) <= score < 1.0
+
+
+def _naive_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """PostHog's SSIM written the obvious way: reflect-pad, 11×11 sliding means, mean of the map."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    def grey(img: np.ndarray) -> np.ndarray:
+        rgb = img[..., :3].astype(np.float64)
+        return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+    def mean(g: np.ndarray) -> np.ndarray:
+        return sliding_window_view(np.pad(g, 5, mode="reflect"), (11, 11)).mean(axis=(2, 3))
+
+    g1, g2 = grey(a), grey(b)
+    mu1, mu2 = mean(g1), mean(g2)
+    var1, var2 = mean(g1 * g1) - mu1**2, mean(g2 * g2) - mu2**2
+    cov = mean(g1 * g2) - mu1 * mu2
+    local = ((2 * mu1 * mu2 + 6.5025) * (2 * cov + 58.5225)) / (
+        (mu1**2 + mu2**2 + 6.5025) * (var1 + var2 + 58.5225)
+    )
+    return float(np.clip(local.mean(), 0, 1))
+
+
+@pytest.mark.parametrize("shape", [(11, 11), (12, 40), (301, 97), (1200, 130)])
+def test_ssim_matches_the_obvious_implementation(shape: tuple[int, int]) -> None:
+    """The banded running-sum SSIM equals a direct sliding-window one (bands of 1 << 17 pixels
+    split the 1200-row case into several)."""
+    rng = np.random.default_rng(sum(shape))
+    a = rng.integers(0, 256, size=(*shape, 4), dtype=np.uint8)
+    b = a.copy()
+    b[shape[0] // 3 : shape[0] // 2, 2:9] = 0
+    assert diff.ssim(a, b) == pytest.approx(_naive_ssim(a, b), abs=1e-12)

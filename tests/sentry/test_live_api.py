@@ -559,3 +559,16 @@ def test_delete_snapshot(sentry: Sentry, app_id: str) -> None:
     assert sentry.get(path).status_code == 404
     after = sentry.details(head)  # the head lost its base: back to waiting
     assert after["comparison_state"] == "waiting_for_base" and after["changed"] == []
+
+
+def test_reencoded_png_is_unchanged_without_a_diff(sentry: Sentry, app_id: str) -> None:
+    pixels = Image.open(io.BytesIO(png(8, 8, RED, dot=True)))
+    fast, small = io.BytesIO(), io.BytesIO()
+    pixels.save(fast, format="PNG", compress_level=0)
+    pixels.save(small, format="PNG", compress_level=9)
+    assert fast.getvalue() != small.getvalue()
+    sentry.upload(app_id, {"a.png": fast.getvalue()}, vcs=vcs(111))
+    head = sentry.upload(app_id, {"a.png": small.getvalue()}, vcs=vcs(112, base=111))
+    done = sentry.settled(head)
+    assert names(done["unchanged"]) == ["a.png"] and done["changed"] == []
+    assert done["unchanged"][0]["key"] == hashlib.sha256(small.getvalue()).hexdigest()

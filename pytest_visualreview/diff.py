@@ -504,13 +504,27 @@ def _yiq_diff_v7(pa: _U32A, pb: _U32A, idx: _I64) -> tuple[_F64, _F64, _F64]:
 
 def _antialiased_either(ctx: _Context, cand: _I64) -> _BOOL:
     """pixelmatch's ``antialiased(img1, ...) || antialiased(img2, ...)`` for each candidate."""
-    y, x = np.divmod(cand, ctx.width)
+    y, x = _rows_and_columns(cand, ctx.width, ctx.height)
     sib = _Siblings.for_candidates(ctx, cand, y)
     aa = _antialiased(ctx, sib, 0, cand, x, y)
     rest = np.flatnonzero(~aa)
     if rest.size:
         aa[rest] = _antialiased(ctx, sib, 1, cand[rest], x[rest], y[rest])
     return aa
+
+
+def _rows_and_columns(index: _I64, width: int, height: int) -> tuple[_I64, _I64]:
+    """divmod(index, width) through a float64 division, several times faster than int64 //.
+
+    Exact while index · width < 2**52: the float quotient is then within index · 2**-53 of the
+    true one, less than the 1 / width gap to the next integer. Any image under the decoder's
+    pixel limit qualifies; larger ones fall back to integer division.
+    """
+    if width * width * height >= 1 << 52:
+        q, r = np.divmod(index, width)
+        return q, r
+    rows = (index.astype(np.float64) / width).astype(np.int64)
+    return rows, index - rows * width
 
 
 class _Siblings:

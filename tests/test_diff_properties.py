@@ -256,3 +256,21 @@ def test_fast_aa_path_agrees_with_literal_float_path(
     fast = diff._antialiased(ctx, sib, which, cand, x, y)
     literal = diff._antialiased_float(ctx, sparse, which, cand, x, y)
     assert np.array_equal(fast, literal)
+
+
+@SETTINGS
+@given(
+    width=st.integers(1, 50_000_000),
+    data=st.data(),
+)
+def test_float_row_column_split_is_exact(width: int, data: st.DataObject) -> None:
+    """The float64 divmod used for candidate coordinates equals integer divmod up to the decoder's
+    50 M pixel limit, including the last pixel of a row and the first of the next."""
+    height = data.draw(st.integers(1, max(1, 50_000_000 // width)))
+    total = width * height
+    picks = data.draw(st.lists(st.integers(0, total - 1), min_size=1, max_size=50))
+    edges = [i for k in (1, height // 2, height - 1) for i in (k * width - 1, k * width) if 0 <= i < total]
+    index = np.array(sorted(set(picks + edges)), dtype=np.int64)
+    rows, cols = diff._rows_and_columns(index, width, height)
+    expected_rows, expected_cols = np.divmod(index, width)
+    assert np.array_equal(rows, expected_rows) and np.array_equal(cols, expected_cols)

@@ -129,3 +129,20 @@ def test_fold_rebuilds_a_selective_base() -> None:
         "d.png": "4",  # added
     }  # c.png was removed by the listed layer
     assert c.is_complete(folded)
+
+
+def test_fingerprints_count_what_a_reviewer_saw() -> None:
+    results = {
+        "a": c.ImageResult("changed", head_hash="h1"),
+        "b": c.ImageResult("unchanged", head_hash="h2"),
+        "c": c.ImageResult("renamed", head_hash="h3", previous_image_file_name="old"),
+        "d": c.ImageResult("removed", base_hash="h4"),
+        "e": c.ImageResult("skipped", base_hash="h5"),
+    }
+    assert c.fingerprints(results) == {
+        ("a", "changed", "h1"),
+        ("c", "renamed", "h3", "old"),
+        ("d", "removed"),
+    }
+    results["a"] = c.ImageResult("changed", head_hash="h9")
+    assert ("a", "changed", "h9") in c.fingerprints(results)

@@ -572,3 +572,21 @@ def test_reencoded_png_is_unchanged_without_a_diff(sentry: Sentry, app_id: str) 
     done = sentry.settled(head)
     assert names(done["unchanged"]) == ["a.png"] and done["changed"] == []
     assert done["unchanged"][0]["key"] == hashlib.sha256(small.getvalue()).hexdigest()
+
+
+def test_auto_approval_when_a_new_commit_repeats_approved_changes(sentry: Sentry, app_id: str) -> None:
+    sentry.upload(app_id, {"a.png": png(4, 4, RED), "b.png": png(4, 4, RED)}, vcs=vcs(121))
+    change = {"a.png": png(4, 4, BLUE), "b.png": png(4, 4, RED)}
+    first = sentry.upload(app_id, change, vcs=vcs(122, base=121, pr=9))
+    assert sentry.settled(first)["approval_status"] == "requires_approval"
+    url = f"/api/0/organizations/default/preprodartifacts/{first}/approve/"
+    assert sentry.post(url, json={"feature_type": "snapshots"}).status_code == 201
+
+    same = sentry.upload(app_id, change, vcs=vcs(123, base=121, pr=9))  # a new commit, same change
+    done = sentry.settled(same)
+    assert done["approval_status"] == "auto_approved" and done["approvers"] == []
+    other_pr = sentry.upload(app_id, change, vcs=vcs(124, base=121, pr=10))
+    assert sentry.settled(other_pr)["approval_status"] == "requires_approval"
+    more = {**change, "b.png": png(4, 4, GREEN)}
+    different = sentry.upload(app_id, more, vcs=vcs(125, base=121, pr=9))
+    assert sentry.settled(different)["approval_status"] == "requires_approval"

@@ -250,3 +250,20 @@ def fold(anchor: Manifest, layers: list[Manifest]) -> Manifest:
         images.update(layer.images)
     top = layers[-1] if layers else anchor
     return Manifest(images=images, diff_threshold=top.diff_threshold)
+
+
+def fingerprints(results: dict[str, ImageResult]) -> frozenset[tuple[str, ...]]:
+    """What a human approved, as Sentry's auto-approval compares it (reference notes §4.2).
+
+    Changed and added images count with their new hash, renames with both names, removed and
+    errored images by name; unchanged and skipped images do not count.
+    """
+    out: set[tuple[str, ...]] = set()
+    for name, r in results.items():
+        if r.status in ("changed", "added"):
+            out.add((name, r.status, r.head_hash or ""))
+        elif r.status == "renamed":
+            out.add((name, "renamed", r.head_hash or "", r.previous_image_file_name or ""))
+        elif r.status in ("removed", "errored"):
+            out.add((name, r.status))
+    return frozenset(out)

@@ -36,7 +36,7 @@ from ...imaging import MAX_PIXELS, ImageError, content_hash, decode_png, pil_to_
 from ..blobs import BlobStore
 from ..store import Store
 from . import db
-from .categorize import MAX_DIFF_PIXELS, ImageResult, decide, fold, is_complete, plan
+from .categorize import MAX_DIFF_PIXELS, ImageResult, decide, fingerprints, fold, is_complete, plan
 from .manifest import Manifest
 from .views import SnapshotRow
 
@@ -289,10 +289,23 @@ def run_comparison(store: Store, blobs: BlobStore, comparison_id: int) -> None:
             results.update(zip(planned.candidates, pool.map(one, planned.candidates), strict=True))
         db.finish_comparison(store, comparison_id, results)
         if any(r.status in ("changed", "removed") for r in results.values()):
-            db.mark_needs_approval(store, head.id)
+            approve_or_flag(store, head, results)
     except Exception as exc:  # a job must never die silently: the API reports the failure
         log.exception("sentry comparison %s failed", comparison_id)
         db.fail_comparison(store, comparison_id, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def approve_or_flag(store: Store, head: SnapshotRow, results: dict[str, ImageResult]) -> None:
+    """Auto-approve when the newest human-approved build of the same PR had exactly these
+    changes (Sentry's identical-fingerprint rule); otherwise the snapshot needs approval."""
+    mine = fingerprints(results)
+    siblings = db.approved_siblings(store, head)
+    if siblings:
+        previous_id, comparison = siblings[0]
+        if fingerprints(comparison.results) == mine:
+            db.auto_approve(store, head.id, previous_id)
+            return
+    db.mark_needs_approval(store, head.id)
 
 
 class Comparer:

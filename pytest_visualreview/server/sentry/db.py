@@ -373,6 +373,41 @@ def approvals(store: Store, snapshot_id: int) -> list[ApprovalRow]:
     ]
 
 
+def approved_siblings(store: Store, head: SnapshotRow) -> list[tuple[int, ComparisonRow]]:
+    """Other snapshots of the same PR (project, app, repo, PR number), newest first, with a human
+    approval, each with its latest successful comparison."""
+    if not (head.vcs.has_commit and head.vcs.pr_number):
+        return []
+    rows = store.query(
+        "SELECT s.id FROM sentry_snapshots s WHERE s.project_id = ? AND s.app_id = ?"
+        " AND s.head_repo_name = ? AND s.pr_number = ? AND s.id != ? AND EXISTS (SELECT 1 FROM"
+        " sentry_approvals a WHERE a.snapshot_id = s.id AND a.status = 'approved' AND a.auto = 0)"
+        " ORDER BY s.id DESC",
+        (head.project_id, head.app_id, head.vcs.head_repo_name, head.vcs.pr_number, head.id),
+    )
+    out: list[tuple[int, ComparisonRow]] = []
+    for row in rows:
+        _, success = latest_comparisons(store, int(row["id"]))
+        if success is not None:
+            out.append((int(row["id"]), success))
+    return out
+
+
+def auto_approve(store: Store, snapshot_id: int, previous_id: int) -> None:
+    """Record Sentry's auto-approval (extras.auto_approval): the same changes were approved on
+    ``previous_id``, an earlier build of the same PR."""
+    with store.transaction() as conn:
+        conn.execute(
+            "DELETE FROM sentry_approvals WHERE snapshot_id = ? AND status = 'needs_approval'",
+            (snapshot_id,),
+        )
+        conn.execute(
+            "INSERT INTO sentry_approvals (snapshot_id, status, approver_name, auto, created_at)"
+            " VALUES (?, 'approved', ?, 1, ?)",
+            (snapshot_id, f"auto: same changes as {previous_id}", now()),
+        )
+
+
 def mark_needs_approval(store: Store, snapshot_id: int) -> None:
     """After a comparison with changes: NEEDS_APPROVAL unless an approval exists already."""
     with store.transaction() as conn:

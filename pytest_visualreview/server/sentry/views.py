@@ -220,7 +220,7 @@ def details(
     out["comparison_error_message"] = (
         latest.error_message if latest is not None and latest.state == "failed" else None
     )
-    out["approvers"] = [approver_object(a) for a in approvals if a.status == "approved"]
+    out["approvers"] = [approver_object(a) for a in approvals if a.status == "approved" and not a.auto]
     return out
 
 

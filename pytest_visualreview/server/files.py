@@ -7,10 +7,13 @@ lets review pages use download URLs in ``<img>`` tags.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .blobs import BlobKeyError
 from .context import ServerContext
@@ -28,6 +31,26 @@ from .uploads import (
 FORM_OVERHEAD = 64 * 1024
 
 
+async def _capped(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
+    """The request body, refusing to read past ``limit`` bytes (chunked bodies have no
+    Content-Length to check up front)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise TooLarge(f"upload is over the {MAX_UPLOAD_BYTES}-byte limit", attr="file")
+        yield chunk
+
+
+async def _parse_capped(request: Request, limit: int) -> FormData:
+    try:
+        parser = MultiPartParser(request.headers, _capped(request, limit), max_files=1,
+                                 max_fields=32)
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise Invalid(f"malformed multipart body: {exc.message}", attr="body") from None
+
+
 def install(app: FastAPI, context: ServerContext) -> None:
     router = APIRouter(tags=["files"])
 
@@ -42,7 +65,7 @@ def install(app: FastAPI, context: ServerContext) -> None:
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("multipart/form-data"):
             raise Invalid("uploads must be multipart/form-data", attr="Content-Type")
-        form = await request.form(max_files=1, max_fields=32)
+        form = await _parse_capped(request, limit)
         try:
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             policy = verify_policy(context.store.url_secret, fields)

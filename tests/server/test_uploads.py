@@ -4,6 +4,7 @@ and nothing is stored (the next ``complete`` still reports the image as missing)
 from __future__ import annotations
 
 import io
+import socket
 import time
 from typing import Any
 
@@ -142,3 +143,41 @@ def test_blob_download_needs_a_valid_signature(server: LiveServer) -> None:
     garbage = requests.get(f"{server.url}/blobs/{key}?expires=soon&signature=x", timeout=10)
     assert garbage.status_code == 400 and garbage.json()["attr"] == "expires"
 
+
+
+def test_chunked_upload_without_a_length_is_cut_off(server: LiveServer, client: Client) -> None:
+    """A streamed body has no Content-Length to check up front: the server must stop reading
+    at the limit instead of spooling whatever it is sent."""
+    target, _image = one_target(client, seed=99)
+    boundary = "vrboundary"
+    parts = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in {**target["fields"], "Content-Type": "image/png"}.items()
+    )
+    head = (
+        f"POST /uploads/ HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+    ).encode()
+    file_head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 'filename="x.png"\r\nContent-Type: image/png\r\n\r\n').encode()
+
+    def chunk(data: bytes) -> bytes:
+        return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+    reply = b""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        try:
+            sock.sendall(head + chunk(parts) + chunk(file_head))
+            for _ in range(24):  # 12 MiB in 512 KiB chunks, over the 10 MiB limit
+                sock.sendall(chunk(bytes(512 * 1024)))
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server may close the connection once it has answered
+        try:  # read the status line and headers; the connection may stay open (keep-alive)
+            while b"\r\n\r\n" not in reply and (chunk_ := sock.recv(65536)):
+                reply += chunk_
+        except OSError:
+            pass
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+    assert_nothing_stored(client, target["run_id"], "x")

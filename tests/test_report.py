@@ -454,3 +454,37 @@ def test_viewer_assets_are_inlinable() -> None:
     markup = viewer.viewer_html(expected='a".png', actual="b.png", label="<x>")
     assert 'src="a&quot;.png"' in markup and 'aria-label="&lt;x&gt;"' in markup
     assert 'data-modes="side overlay slider"' in markup
+
+
+def test_images_of_different_sizes_share_one_scale(chromium: Browser, tmp_path: Path) -> None:
+    """A size change: expected and actual are drawn at one scale, aligned top-left."""
+    record = SnapshotRecord(
+        nodeid="t.py::test_grown",
+        name="grown",
+        identifier="t-test_grown",
+        outcome=Outcome.CHANGED,
+        width=3000,
+        height=100,
+        size_mismatch=True,
+        expected_size=(1500, 100),
+        expected_path=_png(tmp_path / "img" / "expected.png", RED, 1500, 100),
+        actual_path=_png(tmp_path / "img" / "actual.png", BLUE, 3000, 100),
+        diff_path=_png(tmp_path / "img" / "diff.png", MAGENTA, 3000, 100),
+    )
+    report = write_html_report([record], tmp_path / "report.html")
+    page = chromium.new_page(viewport={"width": 1000, "height": 700})
+    try:
+        page.goto(report.as_uri())
+        page.keyboard.press("2")
+        stack = page.locator('.vr-pane[data-pane="overlay"] img')
+        stack.first.evaluate("i => i.decode()")
+        stack.last.evaluate("i => i.decode()")
+        page.keyboard.press("1")
+        page.keyboard.press("2")  # re-layout with both images decoded
+        widths = stack.evaluate_all("imgs => imgs.map(i => i.getBoundingClientRect().width)")
+        assert widths[1] < 1000  # fitted to the page
+        assert widths[0] == pytest.approx(widths[1] / 2, abs=1)
+        lefts = stack.evaluate_all("imgs => imgs.map(i => i.getBoundingClientRect().left)")
+        assert lefts[0] == lefts[1]
+    finally:
+        page.close()

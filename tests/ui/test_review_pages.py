@@ -11,7 +11,7 @@ import re
 
 import requests
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 from ui_env import Env
 
 from pytest_visualreview import snapshots_yml
@@ -372,3 +372,30 @@ def test_a_timeline_without_an_identity_is_a_clear_error_page(env: Env) -> None:
 def test_sign_in_never_redirects_off_site(env: Env) -> None:
     page = env.sign_in(next_path="//evil.example/ui/")
     assert page.url == env.url + "/ui/repos"
+
+
+def test_user_text_is_escaped_on_every_page(env: Env) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    image = env.seeded.images["signup"]
+    run_id = env.api.run(env.seeded.repo_id, {evil: image}, branch="<b>evil</b>", pr_number=9)
+    page = env.run_page(env.sign_in(), run_id)
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    card = page.locator(".ui-snapshots .vr-item")
+    assert card.get_attribute("data-identifier") == evil
+    expect(card.locator("a.ui-identifier")).to_have_text(evil)
+    expect(page.locator(".ui-facts")).to_contain_text("<b>evil</b>")
+    assert page.locator('img[src="x"]').count() == 0 and page.locator(".ui-facts b").count() == 0
+    page.goto(f"{env.url}/ui/repos/{env.seeded.repo_id}/runs")
+    expect(page.locator("table.ui-runs")).to_contain_text("<b>evil</b>")
+    page.goto(f"{env.url}/ui/runs/{run_id}")
+    with page.expect_navigation():
+        page.locator("a.ui-identifier").click()
+    expect(page.locator("h1")).to_have_text(evil)
+    assert page.locator('img[src="x"]').count() == 0
+    assert dialogs == []

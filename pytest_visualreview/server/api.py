@@ -29,8 +29,10 @@ PREFIX = "/api/projects/{project_id}/visual_review"
 
 Read = Annotated[Principal, Depends(require_scope("visual_review:read"))]
 Write = Annotated[Principal, Depends(require_scope("visual_review:write"))]
+MAX_INT32 = 2**31 - 1
+MAX_INT64 = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
 
 
 class _Model(BaseModel):
@@ -40,8 +42,8 @@ class _Model(BaseModel):
 class SnapshotIn(_Model):
     identifier: str = Field(min_length=1, max_length=runs.IDENTIFIER_MAX)
     content_hash: str = Field(min_length=1, max_length=128)
-    width: int | None = None
-    height: int | None = None
+    width: int | None = Field(default=None, ge=1, le=100_000)
+    height: int | None = Field(default=None, ge=1, le=100_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def item(self) -> runs.ManifestItem:
@@ -56,7 +58,7 @@ class CreateRunIn(_Model):
     commit_sha: str
     branch: str
     snapshots: list[SnapshotIn] = Field(default_factory=list)
-    pr_number: int | None = None
+    pr_number: int | None = Field(default=None, ge=0, le=MAX_INT32)
     baseline_hashes: dict[str, str] = Field(default_factory=dict)
     unchanged_count: int = 0  # accepted and ignored (PostHog delta-mode leftover)
     removed_identifiers: list[str] = Field(default_factory=list)  # accepted and ignored
@@ -99,7 +101,7 @@ class SnapshotIdIn(_Model):
 
 class RepoIn(_Model):
     repo_full_name: str = Field(min_length=1, max_length=repos.NAME_MAX)
-    repo_external_id: int | None = None
+    repo_external_id: int | None = Field(default=None, ge=0, le=MAX_INT64)
     trust_unsigned_baselines: bool = False
 
 
@@ -236,7 +238,9 @@ def build_router(context: ServerContext) -> APIRouter:
     @router.get("/runs/")
     def list_runs(
         request: Request, principal: Read, review_state: str | None = None,
-        branch: str | None = None, pr_number: int | None = None, commit_sha: str | None = None,
+        branch: str | None = None,
+        pr_number: Annotated[int | None, Query(ge=0, le=MAX_INT32)] = None,
+        commit_sha: str | None = None,
         limit: Limit = 100, offset: Offset = 0,
     ) -> dict[str, Any]:
         count, rows = runs.list_runs(

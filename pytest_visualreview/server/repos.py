@@ -30,6 +30,9 @@ def create_repo(
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise Invalid(f"repo_full_name must be 1..{NAME_MAX} characters", attr="repo_full_name")
+    if external_id is not None and not 0 <= external_id < 2**63:
+        raise Invalid("repo_external_id must be a positive 64-bit integer",
+                      attr="repo_external_id")
     if store.project(project_id) is None:
         raise NotFound(f"project {project_id} not found", attr="project")
     repo_id = new_id()

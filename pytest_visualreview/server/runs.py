@@ -193,8 +193,8 @@ def create_run(
         raise Invalid("branch must be 1..255 characters", attr="branch")
     if purpose not in PURPOSES:
         raise Invalid(f"purpose must be one of {', '.join(PURPOSES)}", attr="purpose")
-    if pr_number is not None and pr_number < 0:
-        raise Invalid("pr_number must be a positive integer", attr="pr_number")
+    if pr_number is not None and not 0 <= pr_number < 2**31:
+        raise Invalid("pr_number must be a positive 32-bit integer", attr="pr_number")
     items = validate_items(snapshots)
     baseline_hashes = baseline_hashes or {}
     validate_baseline_hashes(baseline_hashes)

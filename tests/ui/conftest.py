@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from server.live_server import LiveServer  # noqa: E402
 from ui_env import Env, launch_args  # noqa: E402
-from ui_seed import READ, WRITE, Client, seed  # noqa: E402
+from ui_seed import READ, WRITE, Client, Seeded, seed  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +36,32 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.fixture
-def env(live: LiveServer, chromium: Browser) -> Iterator[Env]:
+def _seed(live: LiveServer) -> tuple[Seeded, str]:
     writer = live.token(READ, WRITE, name="reviewer")
     repo_id = live.repo(f"acme/web-{os.urandom(3).hex()}", trust_unsigned=True)
-    seeded = seed(Client(live.api(), writer), repo_id)
+    return seed(Client(live.api(), writer), repo_id), writer
+
+
+@pytest.fixture(scope="module")
+def seeded_once(live: LiveServer) -> tuple[Seeded, str]:
+    """One seeded repo shared by a module's tests that only look (never approve or add runs)."""
+    return _seed(live)
+
+
+def _world(live: LiveServer, chromium: Browser, seeded: Seeded, writer: str) -> Iterator[Env]:
     world = Env(live, chromium, seeded, writer)
     yield world
     world.close()
     assert world.problems == []
+
+
+@pytest.fixture
+def env(live: LiveServer, chromium: Browser) -> Iterator[Env]:
+    """A freshly seeded repo of its own: for tests that change review state or add runs."""
+    yield from _world(live, chromium, *_seed(live))
+
+
+@pytest.fixture
+def view(live: LiveServer, chromium: Browser, seeded_once: tuple[Seeded, str]) -> Iterator[Env]:
+    """The module's shared seeded repo: for tests that only look (faster, no seeding)."""
+    yield from _world(live, chromium, *seeded_once)

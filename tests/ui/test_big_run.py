@@ -14,16 +14,16 @@ DISTINCT_IMAGES = 60
 
 
 @pytest.mark.slow
-def test_a_5000_snapshot_run_is_paged_and_loads_images_lazily(env: Env) -> None:
+def test_a_5000_snapshot_run_is_paged_and_loads_images_lazily(view: Env) -> None:
     images = [page_png(f"Page {index}") for index in range(DISTINCT_IMAGES)]
-    run_id = env.api.run(
-        env.seeded.repo_id,
+    run_id = view.api.run(
+        view.seeded.repo_id,
         {f"s{index:04d}": images[index % DISTINCT_IMAGES] for index in range(SNAPSHOTS)},
         branch="feature/huge",
         run_type="huge",
         pr_number=7,
     )
-    page = env.sign_in()
+    page = view.sign_in()
     requested: list[str] = []
 
     def on_request(request: Request) -> None:
@@ -32,7 +32,7 @@ def test_a_5000_snapshot_run_is_paged_and_loads_images_lazily(env: Env) -> None:
 
     page.on("request", on_request)
     started = time.monotonic()
-    page.goto(f"{env.url}/ui/runs/{run_id}")
+    page.goto(f"{view.url}/ui/runs/{run_id}")
     first_page_seconds = time.monotonic() - started
     assert first_page_seconds < 3, f"first page took {first_page_seconds:.2f} s"
 
@@ -56,7 +56,7 @@ def test_a_5000_snapshot_run_is_paged_and_loads_images_lazily(env: Env) -> None:
     assert len(set(requested)) > loaded_at_top  # the rest arrive as they come into view
 
     started = time.monotonic()
-    page.goto(f"{env.url}/ui/runs/{run_id}?page=100")
+    page.goto(f"{view.url}/ui/runs/{run_id}?page=100")
     assert time.monotonic() - started < 3
     assert cards.count() == 50
     assert cards.last.get_attribute("data-identifier") == f"s{SNAPSHOTS - 1:04d}"

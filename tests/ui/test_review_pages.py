@@ -19,10 +19,10 @@ from pytest_visualreview import snapshots_yml
 # --- sign-in ----------------------------------------------------------------------------------
 
 
-def test_sign_in_sets_an_httponly_samesite_cookie_and_returns_to_the_page(env: Env) -> None:
-    page = env.page()
-    target = f"/ui/runs/{env.seeded.pr_run}"
-    page.goto(env.url + target)
+def test_sign_in_sets_an_httponly_samesite_cookie_and_returns_to_the_page(view: Env) -> None:
+    page = view.page()
+    target = f"/ui/runs/{view.seeded.pr_run}"
+    page.goto(view.url + target)
     assert "/ui/sign-in" in page.url  # not signed in: sent to the form, remembering the page
 
     page.get_by_label("API token").fill("vrt_not-a-real-token")
@@ -31,27 +31,27 @@ def test_sign_in_sets_an_httponly_samesite_cookie_and_returns_to_the_page(env: E
     expect(page.locator(".ui-error-detail")).to_contain_text("Invalid token")
     assert not any(c["name"] == "vr_session" for c in page.context.cookies())
 
-    page.get_by_label("API token").fill(env.writer_token)
+    page.get_by_label("API token").fill(view.writer_token)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
-    assert page.url == env.url + target
+    assert page.url == view.url + target
     (cookie,) = [c for c in page.context.cookies() if c["name"] == "vr_session"]
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
-    assert env.writer_token not in cookie["value"]  # the token itself never sits in the browser
+    assert view.writer_token not in cookie["value"]  # the token itself never sits in the browser
     assert "vr_session" not in page.evaluate("document.cookie")
     expect(page.locator(".ui-who")).to_contain_text("reviewer · read and write")
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/ui/sign-in")
-    page.goto(env.url + target)
+    page.goto(view.url + target)
     assert "/ui/sign-in" in page.url
 
 
-def test_sign_in_form_refuses_a_forged_post(env: Env) -> None:
+def test_sign_in_form_refuses_a_forged_post(view: Env) -> None:
     """Login CSRF: a POST without the form's double-submit value signs nobody in."""
     response = requests.post(
-        env.url + "/ui/sign-in",
-        data={"token": env.writer_token, "csrf": "x"},
+        view.url + "/ui/sign-in",
+        data={"token": view.writer_token, "csrf": "x"},
         allow_redirects=False,
         timeout=10,
     )
@@ -62,9 +62,9 @@ def test_sign_in_form_refuses_a_forged_post(env: Env) -> None:
 # --- the run page -----------------------------------------------------------------------------
 
 
-def test_run_page_groups_counts_and_states(env: Env) -> None:
-    page = env.run_page(env.sign_in())
-    assert [env.count(page, k) for k in ("changed", "new", "removed", "unchanged", "unresolved")] == [
+def test_run_page_groups_counts_and_states(view: Env) -> None:
+    page = view.run_page(view.sign_in())
+    assert [view.count(page, k) for k in ("changed", "new", "removed", "unchanged", "unresolved")] == [
         1,
         1,
         1,
@@ -81,7 +81,7 @@ def test_run_page_groups_counts_and_states(env: Env) -> None:
         ["signup", "new", "pending"],
         ["footer", "removed", "pending"],
     ]
-    expect(env.item(page, "home").locator(".ui-meta")).to_contain_text("% differ")
+    expect(view.item(page, "home").locator(".ui-meta")).to_contain_text("% differ")
     unchanged = page.locator("details.ui-unchanged")
     assert unchanged.get_attribute("open") is None
     assert not unchanged.locator('.vr-item[data-identifier="pricing"]').is_visible()
@@ -96,9 +96,9 @@ def _pixel(png: bytes, x: float, y: float) -> tuple[int, int, int]:
     return (px[0], px[1], px[2])
 
 
-def test_every_view_of_a_changed_snapshot(env: Env) -> None:
-    page = env.run_page(env.sign_in())
-    home = env.item(page, "home")
+def test_every_view_of_a_changed_snapshot(view: Env) -> None:
+    page = view.run_page(view.sign_in())
+    home = view.item(page, "home")
     viewer = home.locator(".vr-viewer")
     side = viewer.locator('.vr-pane[data-pane="side"] img')
     assert side.evaluate_all("imgs => imgs.map(i => i.dataset.role)") == [
@@ -231,9 +231,9 @@ def _post(page: Page, path: str, form: dict[str, str], headers: dict[str, str] |
     return response.status
 
 
-def test_read_only_token_can_look_but_not_act(env: Env) -> None:
-    reader = env.live.token("visual_review:read", name="viewer")
-    page = env.run_page(env.sign_in(reader))
+def test_read_only_token_can_look_but_not_act(view: Env) -> None:
+    reader = view.live.token("visual_review:read", name="viewer")
+    page = view.run_page(view.sign_in(reader))
     expect(page.locator(".ui-who")).to_contain_text("read only")
     expect(page.locator(".ui-run-head .ui-notice")).to_contain_text("read-only")
     assert page.locator(".ui-main form[data-action]").count() == 0
@@ -241,9 +241,9 @@ def test_read_only_token_can_look_but_not_act(env: Env) -> None:
     page.keyboard.press("a")
     expect(page.locator(".ui-status")).to_contain_text("cannot approve")
 
-    status = _post(page, f"/ui/runs/{env.seeded.pr_run}/approve", {"csrf": env.csrf(page), "all": "1"})
+    status = _post(page, f"/ui/runs/{view.seeded.pr_run}/approve", {"csrf": view.csrf(page), "all": "1"})
     assert status == 403
-    assert env.snapshots()["home"]["review_state"] == "pending"
+    assert view.snapshots()["home"]["review_state"] == "pending"
 
 
 def test_actions_without_a_valid_csrf_token_are_refused(env: Env) -> None:
@@ -278,41 +278,41 @@ def test_a_stale_run_names_its_successor_and_refuses_approval(env: Env) -> None:
     assert env.snapshots()["home"]["review_state"] == "pending"
 
 
-def test_no_page_shows_another_projects_data(env: Env) -> None:
-    other = env.live.store.create_project("other-team")
-    outsider = env.live.token("visual_review:read", "visual_review:write", project=other, name="outsider")
-    insider = env.run_page(env.sign_in())
+def test_no_page_shows_another_projects_data(view: Env) -> None:
+    other = view.live.store.create_project("other-team")
+    outsider = view.live.token("visual_review:read", "visual_review:write", project=other, name="outsider")
+    insider = view.run_page(view.sign_in())
     image = insider.locator(".vr-viewer img").first.get_attribute("src")
     assert image
 
-    page = env.sign_in(outsider)
+    page = view.sign_in(outsider)
     expect(page.locator(".ui-main")).to_contain_text("No repos yet")
     for path in (
-        f"/ui/runs/{env.seeded.pr_run}",
-        f"/ui/repos/{env.seeded.repo_id}/runs",
-        f"/ui/repos/{env.seeded.repo_id}/timeline?run_type=playwright&identifier=home",
+        f"/ui/runs/{view.seeded.pr_run}",
+        f"/ui/repos/{view.seeded.repo_id}/runs",
+        f"/ui/repos/{view.seeded.repo_id}/timeline?run_type=playwright&identifier=home",
         image,
     ):
-        response = page.request.get(env.url + path)
+        response = page.request.get(view.url + path)
         assert response.status == 404, path
         assert "acme/web" not in response.text()
-    status = _post(page, f"/ui/runs/{env.seeded.pr_run}/approve", {"csrf": env.csrf(page), "all": "1"})
+    status = _post(page, f"/ui/runs/{view.seeded.pr_run}/approve", {"csrf": view.csrf(page), "all": "1"})
     assert status == 404
-    assert env.api.call("GET", f"runs/{env.seeded.pr_run}/")["approved"] is False
+    assert view.api.call("GET", f"runs/{view.seeded.pr_run}/")["approved"] is False
 
 
-def test_images_by_hash_are_private_and_cached_for_a_year(env: Env) -> None:
-    page = env.run_page(env.sign_in())
-    src = env.item(page, "home").locator('img[data-role="actual"]').first.get_attribute("src")
-    assert src == (f"/ui/repos/{env.seeded.repo_id}/images/{env.seeded.images['home_changed'][1]}")
-    response = page.request.get(env.url + src)
+def test_images_by_hash_are_private_and_cached_for_a_year(view: Env) -> None:
+    page = view.run_page(view.sign_in())
+    src = view.item(page, "home").locator('img[data-role="actual"]').first.get_attribute("src")
+    assert src == (f"/ui/repos/{view.seeded.repo_id}/images/{view.seeded.images['home_changed'][1]}")
+    response = page.request.get(view.url + src)
     assert response.status == 200
     assert response.headers["content-type"] == "image/png"
     assert response.headers["cache-control"] == "private, max-age=31536000, immutable"
-    assert response.body() == env.seeded.images["home_changed"][0]
-    anonymous = requests.get(env.url + src, allow_redirects=False, timeout=10)
+    assert response.body() == view.seeded.images["home_changed"][0]
+    anonymous = requests.get(view.url + src, allow_redirects=False, timeout=10)
     assert anonymous.status_code == 303 and "/ui/sign-in" in anonymous.headers["location"]
-    assert page.request.get(env.url + src.replace("images/", "images/00")).status == 404
+    assert page.request.get(view.url + src.replace("images/", "images/00")).status == 404
 
 
 # --- runs list and timeline -------------------------------------------------------------------
@@ -349,29 +349,29 @@ def test_runs_list_filters_and_pages(env: Env) -> None:
     assert int(page.locator('.ui-count[data-count="needs_review"] b').inner_text()) == 1
 
 
-def test_identity_timeline_from_the_run_page(env: Env) -> None:
-    page = env.run_page(env.sign_in())
+def test_identity_timeline_from_the_run_page(view: Env) -> None:
+    page = view.run_page(view.sign_in())
     with page.expect_navigation():
-        env.item(page, "home").locator("a.ui-identifier").click()
+        view.item(page, "home").locator("a.ui-identifier").click()
     expect(page.locator("h1")).to_have_text("home")
     entries = page.locator("article.ui-entry")
     assert entries.count() == 2  # two baseline transitions on main: none -> v1 -> v2
-    assert entries.evaluate_all("els => els.map(e => e.dataset.runId)")[0] == env.seeded.main_run
+    assert entries.evaluate_all("els => els.map(e => e.dataset.runId)")[0] == view.seeded.main_run
     newest_expected = entries.first.locator('.vr-pane[data-pane="side"] img[data-role="expected"]')
     assert newest_expected.get_attribute("src", timeout=1000) is not None
-    assert re.search(env.seeded.images["home_v1"][1], newest_expected.get_attribute("src") or "")
+    assert re.search(view.seeded.images["home_v1"][1], newest_expected.get_attribute("src") or "")
 
 
-def test_a_timeline_without_an_identity_is_a_clear_error_page(env: Env) -> None:
-    page = env.sign_in()
-    response = page.goto(f"{env.url}/ui/repos/{env.seeded.repo_id}/timeline")
+def test_a_timeline_without_an_identity_is_a_clear_error_page(view: Env) -> None:
+    page = view.sign_in()
+    response = page.goto(f"{view.url}/ui/repos/{view.seeded.repo_id}/timeline")
     assert response is not None and response.status == 400
     expect(page.locator(".ui-error-detail")).to_have_text("a timeline needs ?run_type=...&identifier=...")
 
 
-def test_sign_in_never_redirects_off_site(env: Env) -> None:
-    page = env.sign_in(next_path="//evil.example/ui/")
-    assert page.url == env.url + "/ui/repos"
+def test_sign_in_never_redirects_off_site(view: Env) -> None:
+    page = view.sign_in(next_path="//evil.example/ui/")
+    assert page.url == view.url + "/ui/repos"
 
 
 def test_user_text_is_escaped_on_every_page(env: Env) -> None:

@@ -14,35 +14,35 @@ from ui_env import Env
 from pytest_visualreview.fixture import Snapshot
 
 
-def test_review_pages_look_as_approved(env: Env, snapshot: Snapshot) -> None:
-    page = env.page()
-    page.goto(env.url + "/ui/sign-in")
+def test_review_pages_look_as_approved(view: Env, snapshot: Snapshot) -> None:
+    page = view.page()
+    page.goto(view.url + "/ui/sign-in")
     expect(page.get_by_label("API token")).to_be_visible()
     snapshot(page, "sign-in")
 
-    page = env.sign_in()
+    page = view.sign_in()
     chrome = [page.locator(".ui-crumbs")]
 
-    page.goto(f"{env.url}/ui/repos/{env.seeded.repo_id}/runs")
+    page.goto(f"{view.url}/ui/repos/{view.seeded.repo_id}/runs")
     expect(page.locator(".ui-total")).to_have_text("3 runs")
     snapshot(
         page, "runs",
         mask=[*chrome, page.locator("h1"), page.locator("table.ui-runs td:first-child")],
     )
 
-    env.run_page(page)
+    view.run_page(page)
     expect(page.locator(".ui-snapshots .vr-item")).to_have_count(3)
     head = [page.locator(".ui-run-head h1 code"), page.locator(".ui-facts")]
     snapshot(page, "run", full_page=True, mask=[*chrome, *head])
 
-    home = env.item(page, "home")
+    home = view.item(page, "home")
     for key, mode in (("2", "overlay"), ("3", "slider"), ("4", "diff")):
         page.keyboard.press(key)
         expect(home.locator(".vr-viewer")).to_have_attribute("data-mode", mode)
         snapshot(home, f"run-{mode}")
 
     page.goto(
-        f"{env.url}/ui/repos/{env.seeded.repo_id}/timeline?run_type=playwright&identifier=home"
+        f"{view.url}/ui/repos/{view.seeded.repo_id}/timeline?run_type=playwright&identifier=home"
     )
     expect(page.locator("article.ui-entry")).to_have_count(2)
     snapshot(

@@ -55,7 +55,23 @@ class Project:
 
         pytest-playwright wraps every test call in a process-global soft-assertion scope, and the
         inner session would nest a second one; the outer scope is set aside for the inner run.
+        When this process already drives a browser through Playwright's sync API (another test on
+        this worker used `page`), its event loop is running in this thread and a second sync
+        session cannot start here: then the inner session runs in a thread of its own.
         """
+        import asyncio
+        import concurrent.futures
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                return pool.submit(self._run_inline, args).result()
+        return self._run_inline(args)
+
+    def _run_inline(self, args: tuple[str, ...]) -> pytest.RunResult:
         from playwright._impl import _assertions
 
         saved = getattr(_assertions, "_soft_errors", None)

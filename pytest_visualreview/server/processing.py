@@ -188,16 +188,6 @@ class DiffWorker:
     def start(self) -> None:
         if self._thread is not None:
             return
-        if self.workers > 1:
-            # spawn, not fork: the server process has threads (uvicorn, SQLite) that fork
-            # would copy in an undefined state. Processes start on first use.
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_watch_parent,
-                initargs=(os.getpid(),),
-            )
-            for _ in range(self.workers):  # start them now, in the background, not in a run
-                self._pool.submit(warm_up)
         self._thread = threading.Thread(target=self._loop, name="vr-diff-worker", daemon=True)
         self._thread.start()
 
@@ -275,14 +265,30 @@ class DiffWorker:
             if status is not None and status["status"] == runs.PROCESSING:
                 runs.finish_processing(conn, run_id)
 
+    def _ensure_pool(self) -> Executor | None:
+        """The process pool, created on the first run that needs diffs (a server that never
+        diffs, like most test servers, never pays for spawning it)."""
+        if self._pool is None and self.workers > 1 and not self._stop.is_set():
+            # spawn, not fork: the server process has threads (uvicorn, SQLite) that fork
+            # would copy in an undefined state.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_watch_parent,
+                initargs=(os.getpid(),),
+            )
+            for _ in range(self.workers):  # start all workers at once, not one per job
+                self._pool.submit(warm_up)
+        return self._pool
+
     def _submit(self, row: sqlite3.Row, have: set[str]) -> Future[DiffOutcome]:
         args = (str(row["id"]), str(row["baseline_hash"]), str(row["current_hash"]),
                 str(row["baseline_hash"]) in have)
-        if self._pool is None:  # one worker: diff inline
+        pool = self._ensure_pool()
+        if pool is None:  # one worker: diff inline
             future: Future[DiffOutcome] = Future()
             future.set_result(diff_snapshot(self.blobs, *args))
             return future
-        return self._pool.submit(diff_job, str(self.blobs.root), *args)
+        return pool.submit(diff_job, str(self.blobs.root), *args)
 
     def _write(
         self, run: sqlite3.Row, batch: list[sqlite3.Row], outcomes: list[DiffOutcome]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.sync_api import Request
+from playwright.sync_api import Request, expect
 from ui_env import Env
 from ui_seed import page_png
 
@@ -61,3 +61,19 @@ def test_a_5000_snapshot_run_is_paged_and_loads_images_lazily(view: Env) -> None
     assert cards.count() == 50
     assert cards.last.get_attribute("data-identifier") == f"s{SNAPSHOTS - 1:04d}"
     assert page.locator('.ui-pager a[rel="next"]').count() == 0
+
+    page.goto(f"{view.url}/ui/runs/{run_id}?q=s49")  # finding one snapshot among thousands
+    expect(page.locator(".ui-total")).to_have_text("100 matching")
+    assert cards.count() == 50 and cards.first.get_attribute("data-identifier") == "s4900"
+    with page.expect_navigation():
+        page.locator('.ui-pager a[rel="next"]').click()
+    assert "q=s49" in page.url and cards.first.get_attribute("data-identifier") == "s4950"
+    page.get_by_label("find").fill("4999")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Find").click()
+    assert cards.count() == 1 and cards.first.get_attribute("data-identifier") == "s4999"
+    page.get_by_label("find").fill("s%")  # LIKE wildcards match literally
+    with page.expect_navigation():
+        page.get_by_role("button", name="Find").click()
+    assert cards.count() == 0
+    expect(page.locator(".ui-empty")).to_contain_text("s%")

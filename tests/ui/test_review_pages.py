@@ -399,3 +399,23 @@ def test_user_text_is_escaped_on_every_page(env: Env) -> None:
     expect(page.locator("h1")).to_have_text(evil)
     assert page.locator('img[src="x"]').count() == 0
     assert dialogs == []
+
+
+def test_a_run_still_processing_reloads_itself(view: Env) -> None:
+    digest = view.seeded.images["signup"][1]
+    created = view.api.call(
+        "POST",
+        "runs/",
+        json={
+            "repo_id": view.seeded.repo_id,
+            "run_type": "pending-demo",
+            "commit_sha": "5" * 40,
+            "branch": "pending",
+            "snapshots": [{"identifier": "signup", "content_hash": digest}],
+        },
+    )  # never completed: stays pending
+    page = view.sign_in()
+    page.goto(f"{view.url}/ui/runs/{created['run_id']}")
+    expect(page.locator(".ui-run-head .ui-notice")).to_contain_text("reloads itself")
+    assert page.locator('meta[http-equiv="refresh"]').get_attribute("content") == "3"
+    assert page.locator(".ui-main form[data-action]").count() == 0  # nothing to approve yet

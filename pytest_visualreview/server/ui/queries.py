@@ -87,10 +87,31 @@ def group_counts(store: Store, run_id: str) -> dict[str, int]:
     return {name: int(row[name] or 0) if row else 0 for name in _GROUP_WHERE}
 
 
-def snapshots(store: Store, run_id: str, group: str, *, limit: int, offset: int) -> list[sqlite3.Row]:
+def _search(search: str) -> tuple[str, tuple[str, ...]]:
+    """SQL and params for 'identifier contains `search`' (LIKE wildcards in it match literally)."""
+    if not search:
+        return "", ()
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return " AND identifier LIKE ? ESCAPE '\\'", (f"%{escaped}%",)
+
+
+def count(store: Store, run_id: str, group: str, *, search: str = "") -> int:
+    """How many snapshots of one group match `search` (a substring of the identifier)."""
+    extra, params = _search(search)
+    row = store.query_one(
+        f"SELECT COUNT(*) FROM run_snapshots WHERE run_id = ? AND {_GROUP_WHERE[group]}{extra}",
+        (run_id, *params),
+    )
+    return int(row[0]) if row else 0
+
+
+def snapshots(
+    store: Store, run_id: str, group: str, *, limit: int, offset: int, search: str = ""
+) -> list[sqlite3.Row]:
     """One page of a group, changed before new before removed, then by identifier."""
+    extra, params = _search(search)
     return store.query(
-        f"SELECT * FROM run_snapshots WHERE run_id = ? AND {_GROUP_WHERE[group]}"
+        f"SELECT * FROM run_snapshots WHERE run_id = ? AND {_GROUP_WHERE[group]}{extra}"
         f" ORDER BY {_ORDER} LIMIT ? OFFSET ?",
-        (run_id, limit, offset),
+        (run_id, *params, limit, offset),
     )

@@ -138,8 +138,12 @@ def layout(
     crumbs: Sequence[tuple[str, str | None]] = (),
     status: int = 200,
     vr_mode: str = "side",
+    refresh_seconds: int | None = None,
 ) -> HTMLResponse:
-    """A whole page: header with breadcrumbs and the signed-in identity, then `body`."""
+    """A whole page: header with breadcrumbs and the signed-in identity, then `body`.
+
+    `refresh_seconds` reloads the page (a run still being processed), with no script needed.
+    """
     trail = " / ".join(
         f'<a href="{h(href)}">{h(label)}</a>' if href else f"<span>{h(label)}</span>"
         for label, href in crumbs
@@ -154,6 +158,8 @@ def layout(
             '<button type="submit" class="ui-link">Sign out</button></form>'
         )
     csrf_meta = f'<meta name="csrf-token" content="{h(session.csrf)}">' if session else ""
+    if refresh_seconds:
+        csrf_meta += f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">'
     html_text = (
         f'<!doctype html>\n<html lang="en" data-vr-mode="{h(vr_mode)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

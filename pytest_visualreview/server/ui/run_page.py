@@ -197,7 +197,7 @@ def _head(run: sqlite3.Row, repo: sqlite3.Row, session: UiSession, groups: dict[
     if run["status"] in (runs.PENDING, runs.PROCESSING):
         notices.append(
             f'<p class="ui-notice" role="status">This run is {h(run["status"])}: '
-            "diffs are still being computed; reload in a moment.</p>"
+            "diffs are still being computed; this page reloads itself until they are done.</p>"
         )
     if run["status"] == runs.FAILED:
         notices.append(
@@ -229,7 +229,9 @@ def _head(run: sqlite3.Row, repo: sqlite3.Row, session: UiSession, groups: dict[
 
 @router.get("/ui/runs/{run_id}", include_in_schema=False)
 @html_errors
-def run_page(request: Request, run_id: str, group: str = "review", page: int = 1) -> Response:
+def run_page(
+    request: Request, run_id: str, group: str = "review", page: int = 1, q: str = ""
+) -> Response:
     context, session = signed_in(request)
     store = context.store
     run = runs.get_run(store, session.project_id, run_id)
@@ -237,18 +239,19 @@ def run_page(request: Request, run_id: str, group: str = "review", page: int = 1
     group = group if group in queries.GROUPS else "review"
     page = max(1, page)
     groups = queries.group_counts(store, run_id)
+    q = q.strip()[:200]
     rows = queries.snapshots(
-        store, run_id, group, limit=SNAPSHOTS_PER_PAGE, offset=(page - 1) * SNAPSHOTS_PER_PAGE
+        store, run_id, group, limit=SNAPSHOTS_PER_PAGE, offset=(page - 1) * SNAPSHOTS_PER_PAGE, search=q
     )
     preview: list[sqlite3.Row] = []
-    if group == "review" and groups["unchanged"]:
+    if group == "review" and groups["unchanged"] and not q:
         preview = queries.snapshots(store, run_id, "unchanged", limit=UNCHANGED_PREVIEW, offset=0)
     keys = [
         str(r[k]) for r in (*rows, *preview) for k in ("baseline_hash", "current_hash", "diff_hash") if r[k]
     ]
     known = artifacts_by_hash(store, str(run["repo_id"]), keys)
     base = f"/ui/runs/{quote(run_id)}"
-    back = url(base, group=None if group == "review" else group, page=page if page > 1 else None)
+    back = url(base, group=None if group == "review" else group, q=q, page=page if page > 1 else None)
 
     def items(list_rows: list[sqlite3.Row], headings: bool) -> str:
         out, last = [], ""
@@ -267,14 +270,24 @@ def run_page(request: Request, run_id: str, group: str = "review", page: int = 1
 
     tabs = "".join(
         f'<a class="ui-tab{" ui-active" if g == group else ""}" data-group="{g}"'
-        f' href="{h(url(base, group=None if g == "review" else g))}">{GROUP_LABELS[g]}'
+        f' href="{h(url(base, group=None if g == "review" else g, q=q))}">{GROUP_LABELS[g]}'
         f" ({groups[g]})</a>"
         for g in queries.GROUPS
     )
     listing = items(rows, headings=group == "review") or (
-        '<p class="ui-empty">Nothing to review: every snapshot matches its baseline.</p>'
+        f'<p class="ui-empty">No snapshot in this group has &ldquo;{h(q)}&rdquo; in its name.</p>'
+        if q
+        else '<p class="ui-empty">Nothing to review: every snapshot matches its baseline.</p>'
         if group == "review"
         else '<p class="ui-empty">No snapshots in this group.</p>'
+    )
+    search = (
+        f'<form method="get" action="{h(base)}" class="ui-filters" role="search">'
+        + (f'<input type="hidden" name="group" value="{h(group)}">' if group != "review" else "")
+        + f'<label>find <input type="search" name="q" value="{h(q)}" placeholder="identifier contains"'
+        ' spellcheck="false"></label><button type="submit" class="ui-button">Find</button>'
+        + (f'<a href="{h(url(base, group=None if group == "review" else group))}">clear</a>' if q else "")
+        + "</form>"
     )
     unchanged = ""
     if preview:
@@ -288,17 +301,19 @@ def run_page(request: Request, run_id: str, group: str = "review", page: int = 1
             f'<details class="ui-unchanged" data-group="unchanged"><summary>Unchanged '
             f"({groups['unchanged']})</summary>{items(preview, headings=False)}{more}</details>"
         )
-    total = groups[group]
+    total = queries.count(store, run_id, group, search=q) if q else groups[group]
     body = (
         _head(run, repo, session, groups)
         + f'<nav class="ui-tabs" aria-label="snapshot groups">{tabs}</nav>'
+        + search
+        + (f'<p class="ui-total">{total} matching</p>' if q else "")
         + viewer.keys_legend_html(KEYS if session.can_write else ())
         + f'<div class="ui-snapshots">{listing}</div>'
         + pager(
             total,
             page,
             SNAPSHOTS_PER_PAGE,
-            lambda p: url(base, group=None if group == "review" else group, page=p),
+            lambda p: url(base, group=None if group == "review" else group, q=q, page=p),
         )
         + unchanged
     )
@@ -307,6 +322,7 @@ def run_page(request: Request, run_id: str, group: str = "review", page: int = 1
         f"Run {run_id[:8]}",
         body,
         session=session,
+        refresh_seconds=3 if run["status"] in (runs.PENDING, runs.PROCESSING) else None,
         crumbs=[
             ("Repos", "/ui/repos"),
             (str(repo["repo_full_name"]), runs_link),

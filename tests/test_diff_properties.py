@@ -274,3 +274,11 @@ def test_float_row_column_split_is_exact(width: int, data: st.DataObject) -> Non
     rows, cols = diff._rows_and_columns(index, width, height)
     expected_rows, expected_cols = np.divmod(index, width)
     assert np.array_equal(rows, expected_rows) and np.array_equal(cols, expected_cols)
+
+
+def test_row_column_split_falls_back_to_integer_division_past_float_precision() -> None:
+    width, height = 1 << 27, 1 << 3  # width² · height = 2**57: floats could round the quotient
+    index = np.array([0, width - 1, width, 5 * width + 7, width * height - 1], dtype=np.int64)
+    rows, cols = diff._rows_and_columns(index, width, height)
+    assert rows.tolist() == [0, 0, 1, 5, height - 1]
+    assert cols.tolist() == [0, width - 1, 0, 7, width - 1]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from . import imaging
 
@@ -79,7 +81,7 @@ def _stable_capture(
     metadata: dict[str, Any],
 ) -> Capture:
     deadline = time.monotonic() + timeout
-    previous = imaging.decode_png(shoot(timeout), name=name)
+    previous = imaging.decode_png(_shoot_within(shoot, timeout, timeout, name), name=name)
     attempts = 1
     if matches_baseline is not None and matches_baseline(previous):
         return Capture(previous, attempts, metadata)
@@ -93,11 +95,24 @@ def _stable_capture(
                 "style=..., or raise the timeout"
             )
         time.sleep(wait)
-        current = imaging.decode_png(shoot(max(deadline - time.monotonic(), 0.001)), name=name)
+        remaining = max(deadline - time.monotonic(), 0.001)
+        current = imaging.decode_png(_shoot_within(shoot, remaining, timeout, name), name=name)
         attempts += 1
         if current.shape == previous.shape and np.array_equal(current, previous):
             return Capture(current, attempts, metadata)
         previous = current
+
+
+def _shoot_within(shoot: Callable[[float], bytes], remaining: float, timeout: float, name: str) -> bytes:
+    """One screenshot; Playwright's timeout becomes the same advice as an unsettled page."""
+    try:
+        return shoot(remaining)
+    except PlaywrightTimeoutError as exc:
+        raise CaptureError(
+            f"{name}: the page did not settle: a screenshot did not finish within the {timeout:g}s "
+            "timeout (the element kept moving or the page was busy); mask the moving parts "
+            "(mask=[...]), or raise the timeout"
+        ) from exc
 
 
 def _screenshot_function(target: Any, options: CaptureOptions) -> Callable[[float], bytes]:
@@ -195,6 +210,6 @@ def _page_metadata(target: Any) -> dict[str, Any]:
         if browser is not None:
             metadata["browser"] = browser.browser_type.name
             metadata["browser_version"] = browser.version
-    except Exception:  # metadata is best effort: a closed page must not fail the capture
+    except PlaywrightError:  # metadata is best effort: a closing page must not fail the capture
         pass
     return metadata

@@ -101,12 +101,18 @@ def cmd_upload(args: argparse.Namespace) -> int:
         except ValueError as exc:
             worst = max(worst, _err("upload", exc))
             continue
-        client = ReviewClient(spooled.api_url, spooled.project, token)
-        report = server_mode.send(
-            client, spooled.manifest, run_id=spooled.run_id, deadline=args.deadline,
-            approve=False, baseline_path=None, spool_root=None, read_image=spooled.image,
-            progress=lambda line: print(line, file=sys.stderr),
-        )
+        if spooled.api == "sentry":
+            report = server_mode.send_sentry(
+                spooled.api_url, token, spooled.manifest, options=spooled.options,
+                spool_root=None, read_image=spooled.image,
+            )
+        else:
+            client = ReviewClient(spooled.api_url, spooled.project, token)
+            report = server_mode.send(
+                client, spooled.manifest, run_id=spooled.run_id, deadline=args.deadline,
+                approve=False, baseline_path=None, spool_root=None, read_image=spooled.image,
+                progress=lambda line: print(line, file=sys.stderr),
+            )
         for line in report.lines:
             print(line, file=sys.stderr)
         if report.run_id and not (report.failed and report.run is None):

@@ -7,17 +7,20 @@ in a spooled run that `visualreview upload` sends later: a server outage never l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import snapshots_yml, spool
+import requests
+
+from . import sentry_client, snapshots_yml, spool
 from .client import ReviewClient, ReviewServerError
 from .manifest import Manifest, build
 from .records import SnapshotRecord
 from .settings import ServerSettings
-from .vcs import VcsError, detect
+from .vcs import VcsError, VcsInfo, detect
 
 Progress = Callable[[str], None]
 
@@ -72,6 +75,13 @@ def submit_session(
         baseline_tokens=baseline.snapshots,
         metadata={"client": "pytest-visualreview"},
     )
+    if settings.api == "sentry":
+        return send_sentry(
+            settings.url, settings.token, manifest,
+            options={"org": settings.org, "project": settings.project, "app_id": settings.app_id,
+                     "vcs": sentry_vcs(vcs)},
+            spool_root=spool_root, report=report,
+        )
     return send(
         client_for(settings),
         manifest,
@@ -143,6 +153,80 @@ def complete_run(client: ReviewClient, run_id: str, *, deadline: float,
     if run.get("status") == "failed":
         return EXIT_ERROR, report
     return (EXIT_UNRESOLVED if report.failed else EXIT_CLEAN), report
+
+
+def sentry_vcs(vcs: VcsInfo) -> dict[str, Any]:
+    """Sentry's VCS fields: GitHub Actions' (with the PR's base, which starts a comparison), else
+    what git told us about the head."""
+    fields = sentry_client.vcs_from_env()
+    if fields:
+        return fields
+    fields = {"head_ref": vcs.branch}
+    if re.fullmatch(r"[0-9a-f]{40}", vcs.commit_sha):
+        fields["head_sha"] = vcs.commit_sha
+    if vcs.pr_number:
+        fields["pr_number"] = vcs.pr_number
+    return fields
+
+
+def send_sentry(
+    url: str,
+    token: str,
+    manifest: Manifest,
+    *,
+    options: dict[str, Any],
+    spool_root: Path | None,
+    report: ServerReport | None = None,
+    read_image: Callable[[str], bytes] | None = None,
+) -> ServerReport:
+    """Send a session to a Sentry-style server the way sentry-cli does (objectstore + POST)."""
+    report = report or ServerReport()
+    read = read_image or (lambda content_hash: Path(manifest.images[content_hash]).read_bytes())
+    images = [
+        (
+            f"{item['identifier']}.png",
+            read(item["content_hash"]),
+            item["width"],
+            item["height"],
+            {"display_name": item["metadata"].get("name", item["identifier"]),
+             "group": str(item["metadata"].get("nodeid", "")).split("::")[0]},
+        )
+        for item in manifest.snapshots
+    ]
+    try:
+        result = sentry_client.upload_snapshots(
+            url, org=options["org"], project=options["project"], auth_token=token,
+            app_id=options["app_id"], images=images, vcs=options.get("vcs") or {},
+        )
+    except (sentry_client.SentryUploadError, requests.RequestException) as exc:
+        transient = isinstance(exc, (requests.ConnectionError, requests.Timeout)) or bool(
+            re.search(r"HTTP (5\d\d|429)", str(exc))
+        )
+        error = ReviewServerError(f"sentry upload to {url}: {exc}", transient=transient)
+        if spool_root is None:
+            report.lines.append(f"review server: {error}")
+            report.failed = True
+            return report
+        report.spooled = spool.write(
+            spool_root, api_url=url, project=options["project"], manifest=manifest, run_id=None,
+            reason=str(error), api="sentry", options=options,
+        )
+        report.lines.append(f"review server: {error}")
+        report.lines.append(
+            f"review server: the run was saved to {report.spooled}; send it later with: "
+            f"visualreview upload {spool_root}"
+        )
+        report.failed = not transient
+        return report
+    report.run_id = result.artifact_id
+    report.uploaded = result.uploaded
+    report.review_url = result.snapshot_url
+    report.lines.append(
+        f"sentry: snapshot {result.artifact_id} of app {options['app_id']}: {result.image_count} "
+        f"images, uploaded {result.uploaded} ({result.already_present} already stored)"
+    )
+    report.lines.append(f"review: {result.snapshot_url}")
+    return report
 
 
 def _summarise(report: ServerReport, run: dict[str, Any], purpose: str, approve: bool) -> None:

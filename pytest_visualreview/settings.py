@@ -47,6 +47,9 @@ INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
 #: Server mode: (flag, ini key, help). Flags win over ini, ini over the snapshots.yml config block.
 SERVER_OPTIONS: dict[str, tuple[str, str]] = {
     "url": ("--visual-review-url", "review server base URL, e.g. http://127.0.0.1:8000"),
+    "api": ("--visual-review-api", "posthog (default: PostHog visual_review API) or sentry"),
+    "org": ("--visual-review-org", "sentry: organization slug or id (default 'default')"),
+    "app_id": ("--visual-review-app-id", "sentry: app id (default: the rootdir's name)"),
     "project": ("--visual-review-project", "project (team) id on the review server"),
     "repo": ("--visual-review-repo", "repo id on the review server"),
     "run_type": ("--visual-review-run-type", "run type (default playwright)"),
@@ -108,6 +111,9 @@ class ServerSettings:
     project: str
     repo: str
     token: str = field(repr=False)
+    api: str = "posthog"  # or "sentry": Sentry's preprod snapshots API
+    org: str = "default"
+    app_id: str = ""
     run_type: str = DEFAULT_RUN_TYPE
     baseline_path: Path = Path("snapshots.yml")
     purpose: str = "review"
@@ -271,8 +277,11 @@ def server_settings(
                 "API token (scopes visual_review:read and visual_review:write)"
             )
         return None, (f"review server {url} from {baseline.name} not used: {TOKEN_ENV} is not set",)
+    api = option("api") or "posthog"
+    if api not in ("posthog", "sentry"):
+        raise SettingsError(f"--visual-review-api must be posthog or sentry, got {api!r}")
     project = option("project") or file_config.get("team")
-    repo = option("repo") or file_config.get("repo")
+    repo = option("repo") or file_config.get("repo") or ("-" if api == "sentry" else None)
     for value, flag in ((project, "--visual-review-project"), (repo, "--visual-review-repo")):
         if not value:
             raise SettingsError(
@@ -292,6 +301,9 @@ def server_settings(
             project=str(project),
             repo=str(repo),
             token=token,
+            api=api,
+            org=option("org") or "default",
+            app_id=option("app_id") or rootdir.name,
             run_type=option("run_type") or DEFAULT_RUN_TYPE,
             baseline_path=baseline,
             purpose=purpose,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,23 @@ class SpooledRun:
     manifest: Manifest
     run_id: str | None  # a shard adds to an existing run
     reason: str
+    api: str = "posthog"
+    options: dict[str, Any] = field(default_factory=dict)  # api-specific (sentry: org, app_id, vcs)
 
     def image(self, content_hash: str) -> bytes:
         return (self.folder / "images" / f"{content_hash}.png").read_bytes()
 
 
 def write(
-    root: Path, *, api_url: str, project: str, manifest: Manifest, run_id: str | None, reason: str
+    root: Path,
+    *,
+    api_url: str,
+    project: str,
+    manifest: Manifest,
+    run_id: str | None,
+    reason: str,
+    api: str = "posthog",
+    options: dict[str, Any] | None = None,
 ) -> Path:
     """Copy the manifest and its images under `root`; returns the new run folder."""
     folder = root / time.strftime("%Y%m%d-%H%M%S")
@@ -55,6 +65,8 @@ def write(
         "project": project,
         "run_id": run_id,
         "reason": reason,
+        "api": api,
+        "options": options or {},
         "manifest": {**manifest.to_dict(), "images": spooled_images},
     }
     # run.json last: a folder without it is an interrupted spool, never half a run.
@@ -72,6 +84,8 @@ def read(folder: Path) -> SpooledRun:
             manifest=Manifest.from_dict(document["manifest"]),
             run_id=document.get("run_id"),
             reason=document.get("reason", ""),
+            api=document.get("api", "posthog"),
+            options=dict(document.get("options") or {}),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{folder}: not a spooled run ({exc}); expected {RUN_FILE} in it") from exc

@@ -210,3 +210,23 @@ def test_missing_token_with_a_configured_url_is_a_usage_error(wired, monkeypatch
     result = wired.run("--visual-review")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--visual-review-url is set but VISUAL_REVIEW_TOKEN is not*"])
+
+
+def test_a_session_goes_to_the_sentry_api_through_the_objectstore(wired, monkeypatch):
+    live = wired.live
+    monkeypatch.setenv("VISUAL_REVIEW_TOKEN", live.token("project:write", "project:read"))
+    args = ("--visual-review", "--visual-review-api=sentry", "--visual-review-org=default",
+            "--visual-review-project=default", "--visual-review-app-id=shop")
+    first = wired.run("--approve", *args[1:])
+    first.assert_outcomes(passed=2)
+    first.stdout.fnmatch_lines(["*sentry: snapshot * of app shop: 2 images, uploaded 2 (0 already stored)*"])
+    again = wired.run(*args)
+    again.assert_outcomes(passed=2)
+    again.stdout.fnmatch_lines(["*2 images, uploaded 0 (2 already stored)*"])
+    artifact = next(line for line in again.outlines if line.startswith("sentry: snapshot")).split()[2]
+    details = requests.get(f"{live.url}/api/0/organizations/default/preprodartifacts/snapshots/{artifact}/",
+                           headers={"Authorization": f"Bearer {live.token('project:read')}"}, timeout=10)
+    assert details.status_code == 200
+    body = details.json()
+    assert sorted(image["image_file_name"] for image in body["images"]) == [
+        "test_visual--test_page-chromium-box--box.png", "test_visual--test_page-chromium-clock-free--page.png"]

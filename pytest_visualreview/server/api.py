@@ -22,6 +22,7 @@ from .serialize import (
     run_json,
     snapshots_json,
     timeline_entry_json,
+    toleration_json,
 )
 from .uploads import upload_target
 
@@ -312,6 +313,30 @@ def build_router(context: ServerContext) -> APIRouter:
         body = page_json(page_base(request), params, page.count, limit, offset, results)
         body["quarantined_count"] = page.quarantined_count
         return body
+
+    @router.get("/runs/{run_id}/tolerated-hashes/")
+    def tolerated_hashes(
+        principal: Read, run_id: str, identifier: Annotated[str, Query(min_length=1)]
+    ) -> list[dict[str, Any]]:
+        rows = runs.tolerated_hashes(store, principal.project_id, run_id, identifier)
+        return [toleration_json(r) for r in rows]
+
+    @router.get("/runs/{run_id}/snapshot-history/")
+    def snapshot_history(
+        request: Request, principal: Read, run_id: str,
+        identifier: Annotated[str, Query(min_length=1)], limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        run = runs.get_run(store, principal.project_id, run_id)
+        count, rows = runs.timeline(
+            store, principal.project_id, str(run["repo_id"]), str(run["run_type"]), identifier,
+            limit=limit, offset=offset,
+        )
+        keys = [str(r["current_hash"]) for r in rows]
+        artifacts = artifacts_by_hash(store, str(run["repo_id"]), keys)
+        results = [timeline_entry_json(r, artifacts, url_for(request)) for r in rows]
+        return page_json(page_base(request), {"identifier": identifier}, count, limit, offset,
+                         results)
 
     @router.post("/runs/{run_id}/approve/")
     def approve(request: Request, principal: Write, run_id: str, body: ApproveIn) -> dict[str, Any]:

@@ -1028,3 +1028,16 @@ def timeline(
         previous = baseline
     transitions.reverse()
     return len(transitions), transitions[offset : offset + limit]
+
+
+def tolerated_hashes(
+    store: Store, project_id: int, run_id: str, identifier: str
+) -> list[sqlite3.Row]:
+    """Live tolerations of ``identifier`` in the run's repo, newest first (PostHog
+    ``runs/{id}/tolerated-hashes/``)."""
+    run = get_run(store, project_id, run_id)
+    return store.query(
+        "SELECT * FROM tolerated_hashes WHERE repo_id = ? AND identifier = ?"
+        " AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC",
+        (run["repo_id"], identifier, now()),
+    )

@@ -176,6 +176,19 @@ def quarantine_json(store: Store, row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+def toleration_json(row: sqlite3.Row) -> dict[str, Any]:
+    """PostHog ``ToleratedHashEntry``."""
+    return {
+        "id": row["id"],
+        "alternate_hash": row["alternate_hash"],
+        "baseline_hash": row["baseline_hash"],
+        "reason": row["reason"],
+        "diff_percentage": row["diff_percentage"],
+        "created_at": row["created_at"],
+        "source_run_id": row["source_run_id"],
+    }
+
+
 def page_json(
     base: str, params: dict[str, Any], count: int, limit: int, offset: int,
     results: list[dict[str, Any]],

@@ -99,3 +99,24 @@ def test_explicit_approval_of_a_quarantined_snapshot_reaches_the_baseline(client
     assert snapshots_yml.loads(final.json()["baseline_content"]).hashes() == {
         "q": changed(q).hash
     }
+
+
+def test_tolerations_and_history_per_identifier(client: Client) -> None:
+    a = page(330)
+    first = client.submit({"x": a}, branch="main")
+    baseline = baseline_of(client, first["id"])
+    run = client.submit({"x": changed(a)}, baseline_hashes=baseline, branch="main")
+    snap = client.snapshots(run["id"])["x"]
+    assert client.get(f"runs/{run['id']}/tolerated-hashes/", params={"identifier": "x"}).json() == []
+    client.post(f"runs/{run['id']}/tolerate/", {"snapshot_id": snap["id"]})
+    listed = client.get(f"runs/{run['id']}/tolerated-hashes/", params={"identifier": "x"}).json()
+    assert len(listed) == 1 and listed[0]["reason"] == "human"
+    assert listed[0]["baseline_hash"] == a.hash and listed[0]["alternate_hash"] == changed(a).hash
+    assert listed[0]["source_run_id"] == run["id"]
+    missing = client.get(f"runs/{run['id']}/tolerated-hashes/")
+    assert missing.status_code == 400 and missing.json()["attr"] == "identifier"
+
+    history = client.get(f"runs/{run['id']}/snapshot-history/", params={"identifier": "x"}).json()
+    assert history["count"] == 2
+    assert [e["run_id"] for e in history["results"]] == [run["id"], first["id"]]
+    assert history["results"][0]["result"] == "changed"

@@ -267,17 +267,15 @@ def _add_items(
     ).fetchone()
     seq = int(row[0])
     stamp = now()
-    added = 0
-    for item in items:
-        seq += 1
-        cursor = conn.execute(
-            "INSERT OR IGNORE INTO run_snapshots (id, run_id, seq, identifier, current_hash,"
-            " current_width, current_height, result, review_state, metadata, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'new', 'pending', ?, ?)",
-            (new_id(), run_id, seq, item.identifier, item.content_hash, item.width, item.height,
-             dumps(item.metadata), stamp),
-        )
-        added += cursor.rowcount
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO run_snapshots (id, run_id, seq, identifier, current_hash,"
+        " current_width, current_height, result, review_state, metadata, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'new', 'pending', ?, ?)",
+        [(new_id(), run_id, seq + index, item.identifier, item.content_hash, item.width,
+          item.height, dumps(item.metadata), stamp) for index, item in enumerate(items, 1)],
+    )
+    added = conn.total_changes - before  # ignored duplicates change nothing: first write wins
     if added:
         conn.execute(
             "UPDATE runs SET total_snapshots = total_snapshots + ? WHERE id = ?", (added, run_id)

@@ -135,6 +135,13 @@ def _href(path: str | None, base: Path) -> str | None:
     return urllib.parse.quote(Path(rel).as_posix())
 
 
+def _sized(url: str | None, size: tuple[int, int] | None) -> viewer.ImageRef | None:
+    if url is None:
+        return None
+    width, height = size or (0, 0)
+    return viewer.ImageRef(url, width, height)
+
+
 _SECTIONS = (
     ("changed", "Changed"),
     ("new", "New"),
@@ -156,6 +163,13 @@ def _item_html(record: SnapshotRecord, base: Path) -> str:
     if group == "unchanged":
         expected = None  # identical within tolerance: one image says it all
     diff = _href(record.diff_path, base)
+    # Known sizes let the viewer lay images out before they load (lazy, or in a closed group).
+    actual_size = (record.width, record.height)
+    expected_size = record.expected_size or (None if record.size_mismatch else actual_size)
+    diff_size = actual_size
+    if record.size_mismatch and record.expected_size:
+        ew, eh = record.expected_size
+        diff_size = (max(actual_size[0], ew), max(actual_size[1], eh))
     detail = _difference(record)
     meta = [f'<span class="vr-nodeid">{escape(record.nodeid)}</span>']
     if record.name:
@@ -177,7 +191,12 @@ def _item_html(record: SnapshotRecord, base: Path) -> str:
     parts.append("</header>")
     if expected or actual or diff:
         parts.append(
-            viewer.viewer_html(expected=expected, actual=actual, diff=diff, label=record.identifier)
+            viewer.viewer_html(
+                expected=_sized(expected, expected_size),
+                actual=_sized(actual, actual_size),
+                diff=_sized(diff, diff_size),
+                label=record.identifier,
+            )
         )
     elif group != "error":
         parts.append('<p class="vr-empty">no image was written for this snapshot</p>')

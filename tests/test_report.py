@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Dialog, Page, Playwright
+from playwright.sync_api import Browser, Dialog, Page, Playwright, expect
 
 from pytest_visualreview import viewer
 from pytest_visualreview.browser import SYSTEM_CHROMIUM_ARGS, find_system_chromium
@@ -488,3 +488,14 @@ def test_images_of_different_sizes_share_one_scale(chromium: Browser, tmp_path: 
         assert lefts[0] == lefts[1]
     finally:
         page.close()
+
+
+def test_collapsed_viewers_are_sized_when_opened(page: Page) -> None:
+    """Viewers in the closed 'unchanged' group show at the right size once opened."""
+    img = page.locator('.vr-item[data-identifier="test_pages-test_same-same"] img').first
+    assert not img.is_visible()
+    page.locator("details#unchanged > summary").click()
+    expect(img).to_be_visible()
+    page.wait_for_function("i => i.style.width === '300px'", arg=img.element_handle())
+    box = img.bounding_box()
+    assert box is not None and (box["width"], box["height"]) == (300, 200)

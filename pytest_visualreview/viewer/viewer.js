@@ -29,12 +29,15 @@
     return img.naturalWidth || parseInt(img.getAttribute("width") || "0", 10) || 0;
   }
 
-  /* Size every image of the visible pane with one scale, so expected and actual line up. */
-  function layout(viewer) {
+  /* Read phase of a layout: the width every image of the visible pane should get, at one scale
+   * so expected and actual line up. Reads only (no DOM writes), so measuring many viewers costs
+   * one browser layout, not one per viewer. Null for a viewer that is not rendered (inside a
+   * closed <details>): it is laid out when it is opened. */
+  function measure(viewer) {
     var mode = viewer.getAttribute("data-mode");
     var pane = viewer.querySelector('.vr-pane[data-pane="' + mode + '"]');
     var stage = viewer.querySelector(".vr-stage");
-    if (!pane || !stage) return;
+    if (!pane || !stage || stage.clientWidth === 0) return null;
     var imgs = pane.querySelectorAll("img");
     var widest = 0;
     each(imgs, function (img) {
@@ -50,14 +53,37 @@
       }
       scale = Math.min(1, Math.max(avail, 16) / widest);
     }
-    viewer.setAttribute("data-scale", String(scale));
+    var widths = [];
     each(imgs, function (img) {
-      var w = naturalWidth(img);
-      if (w > 0) img.style.width = w * scale + "px";
+      widths.push([img, naturalWidth(img) * scale]);
+    });
+    return { viewer: viewer, scale: scale, widths: widths };
+  }
+
+  /* Write phase: apply what measure() decided. */
+  function apply(plan) {
+    if (!plan) return;
+    plan.viewer.setAttribute("data-scale", String(plan.scale));
+    plan.widths.forEach(function (pair) {
+      if (pair[1] > 0) pair[0].style.width = pair[1] + "px";
     });
   }
 
-  function applyMode(viewer) {
+  /* Lay out many viewers: all reads first, then all writes (no layout thrashing). */
+  function layoutAll(list) {
+    var plans = [];
+    each(list, function (viewer) {
+      plans.push(measure(viewer));
+    });
+    plans.forEach(apply);
+  }
+
+  function layout(viewer) {
+    apply(measure(viewer));
+  }
+
+  /* Mode, zoom and button states: DOM writes only (layoutAll follows). */
+  function setState(viewer) {
     var modes = available(viewer);
     var mode = modes.indexOf(state.mode) >= 0 ? state.mode : modes[0];
     viewer.setAttribute("data-mode", mode);
@@ -70,19 +96,24 @@
     each(viewer.querySelectorAll("[data-vr-zoom]"), function (button) {
       button.setAttribute("aria-pressed", String(button.getAttribute("data-vr-zoom") === state.zoom));
     });
-    layout(viewer);
+  }
+
+  function applyAll() {
+    var list = viewers();
+    each(list, setState);
+    layoutAll(list);
   }
 
   function setMode(mode) {
     if (MODES.indexOf(mode) < 0) throw new Error("unknown viewer mode: " + mode);
     state.mode = mode;
-    each(viewers(), applyMode);
+    applyAll();
   }
 
   function setZoom(zoom) {
     if (zoom !== "fit" && zoom !== "100") throw new Error("unknown zoom: " + zoom);
     state.zoom = zoom;
-    each(viewers(), applyMode);
+    applyAll();
   }
 
   function setSplit(viewer, percent) {
@@ -164,7 +195,7 @@
         layout(viewer);
       });
     });
-    applyMode(viewer);
+    setState(viewer);
   }
 
   /* Items the keyboard can reach: not inside a collapsed <details>. */
@@ -250,7 +281,9 @@
   function init(root) {
     var initial = document.documentElement.getAttribute("data-vr-mode");
     if (initial && MODES.indexOf(initial) >= 0 && !init.done) state.mode = initial;
-    each((root || document).querySelectorAll(".vr-viewer"), initViewer);
+    var fresh = (root || document).querySelectorAll(".vr-viewer");
+    each(fresh, initViewer);
+    layoutAll(fresh);
     if (!init.done) {
       init.done = true;
       document.addEventListener("keydown", onKey);
@@ -258,13 +291,21 @@
         var item = event.target.closest && event.target.closest(".vr-item");
         if (item && item !== current()) select(item, false);
       });
+      /* Viewers in a <details> were not rendered at load: lay them out when it opens. */
+      document.addEventListener(
+        "toggle",
+        function (event) {
+          if (event.target.open) layoutAll(event.target.querySelectorAll(".vr-viewer"));
+        },
+        true
+      );
       var pending = false;
       window.addEventListener("resize", function () {
         if (pending) return;
         pending = true;
         window.requestAnimationFrame(function () {
           pending = false;
-          each(viewers(), layout);
+          layoutAll(viewers());
         });
       });
     }

@@ -122,7 +122,7 @@ def odiff_binary(npm_dir: Path) -> Path | None:
 
 
 def best_ms(
-    func: Callable[[], Any], repeats: int, min_seconds: float = 0.5, max_runs: int = 60
+    func: Callable[[], Any], repeats: int, min_seconds: float = 1.0, max_runs: int = 60
 ) -> tuple[float, Any]:
     """Best wall time after one warm-up run: at least `repeats` runs, more (up to `max_runs`)
     while less than `min_seconds` has been spent, so that a busy machine still offers a quiet

@@ -800,19 +800,21 @@ def _gray_values(px: _U32A, opts: _Options) -> _U32A:
 
 def _gray_background(a32: _U32A, opts: _Options) -> _U32A:
     """The faded grey copy of img1 under the diff. Screenshots are mostly runs of equal pixels, so
-    the grey is computed once per run and repeated; busy images fall back to a dense pass."""
+    the grey is computed once per run and repeated; busy bands fall back to a dense pass. Bands
+    of 128 K pixels keep each pass in the CPU cache."""
     n = a32.size
-    if n == 0:
-        return np.zeros(0, dtype=_U32)
-    starts = np.flatnonzero(a32[1:] != a32[:-1])
-    if starts.size < _RUN_SHARE * n:
-        starts += 1
-        starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
-        lengths = np.diff(np.append(starts, n))
-        return np.repeat(_gray_values(a32[starts], opts), lengths).astype(_U32, copy=False)
     out = np.empty(n, dtype=_U32)
-    for lo in range(0, n, 1 << 16):
-        out[lo : lo + (1 << 16)] = _gray_values(a32[lo : lo + (1 << 16)], opts)
+    band = 1 << 17
+    for lo in range(0, n, band):
+        chunk = a32[lo : lo + band]
+        starts = np.flatnonzero(chunk[1:] != chunk[:-1])
+        if starts.size < _RUN_SHARE * chunk.size:
+            starts += 1
+            starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
+            lengths = np.diff(starts, append=chunk.size)
+            out[lo : lo + chunk.size] = np.repeat(_gray_values(chunk[starts], opts), lengths)
+        else:
+            out[lo : lo + chunk.size] = _gray_values(chunk, opts)
     return out
 
 

@@ -130,7 +130,7 @@ def send(
         client.complete(report.run_id)
         run = client.wait(report.run_id, deadline=deadline, progress=_progress_line(progress))
     except ReviewServerError as exc:
-        return _spooled(report, exc, client, manifest, run_id, spool_root)
+        return _spooled(report, exc, client.api_url, client.project, manifest, run_id, spool_root)
     report.run = run
     _summarise(report, run, manifest.purpose, approve)
     if approve and run.get("status") == "completed" and manifest.purpose == "review":
@@ -203,21 +203,8 @@ def send_sentry(
             re.search(r"HTTP (5\d\d|429)", str(exc))
         )
         error = ReviewServerError(f"sentry upload to {url}: {exc}", transient=transient)
-        if spool_root is None:
-            report.lines.append(f"review server: {error}")
-            report.failed = True
-            return report
-        report.spooled = spool.write(
-            spool_root, api_url=url, project=options["project"], manifest=manifest, run_id=None,
-            reason=str(error), api="sentry", options=options,
-        )
-        report.lines.append(f"review server: {error}")
-        report.lines.append(
-            f"review server: the run was saved to {report.spooled}; send it later with: "
-            f"visualreview upload {spool_root}"
-        )
-        report.failed = not transient
-        return report
+        return _spooled(report, error, url, options["project"], manifest, None, spool_root,
+                        api="sentry", options=options)
     report.run_id = result.artifact_id
     report.uploaded = result.uploaded
     report.review_url = result.snapshot_url
@@ -283,18 +270,22 @@ def _approve(report: ServerReport, client: ReviewClient, baseline_path: Path | N
 def _spooled(
     report: ServerReport,
     error: ReviewServerError,
-    client: ReviewClient,
+    api_url: str,
+    project: str,
     manifest: Manifest,
     run_id: str | None,
     spool_root: Path | None,
+    *,
+    api: str = "posthog",
+    options: dict[str, Any] | None = None,
 ) -> ServerReport:
     if spool_root is None:  # already sending from the spool: keep it where it is
         report.lines.append(f"review server: {error}")
         report.failed = True
         return report
     report.spooled = spool.write(
-        spool_root, api_url=client.api_url, project=client.project, manifest=manifest,
-        run_id=run_id, reason=str(error),
+        spool_root, api_url=api_url, project=project, manifest=manifest,
+        run_id=run_id, reason=str(error), api=api, options=options,
     )
     report.lines.append(f"review server: {error}")
     report.lines.append(

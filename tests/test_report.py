@@ -499,3 +499,34 @@ def test_collapsed_viewers_are_sized_when_opened(page: Page) -> None:
     page.wait_for_function("i => i.style.width === '300px'", arg=img.element_handle())
     box = img.bounding_box()
     assert box is not None and (box["width"], box["height"]) == (300, 200)
+
+
+@pytest.mark.slow
+def test_a_report_of_thousands_of_snapshots_opens_quickly(chromium: Browser, tmp_path: Path) -> None:
+    """Laying out thousands of viewers must not force one browser layout each (it hung before)."""
+    same = _png(tmp_path / "img" / "same.png", GREY, 480, 300)
+    old = _png(tmp_path / "img" / "old.png", RED, 480, 300)
+    new = _png(tmp_path / "img" / "new.png", BLUE, 480, 300)
+    # No sizes in the records: the viewer learns them as images load (the slow case).
+    records = [_record(Outcome.UNCHANGED, f"same-{i:04d}", actual_path=same) for i in range(5000)]
+    records += [
+        _record(Outcome.CHANGED, f"changed-{i:03d}", expected_path=old, actual_path=new, diff_path=old)
+        for i in range(200)
+    ]
+    report = write_html_report(records, tmp_path / "report.html")
+    page = chromium.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(report.as_uri(), timeout=60_000)
+        init_ms = page.evaluate(
+            "() => { const n = performance.getEntriesByType('navigation')[0];"
+            " return n.domContentLoadedEventEnd - n.domInteractive; }"
+        )
+        assert init_ms < 5000, f"viewer start-up took {init_ms:.0f} ms for 5,200 viewers"
+        switch_ms = page.evaluate(
+            "() => { const t = performance.now(); VisualReview.setMode('slider');"
+            " return performance.now() - t; }"
+        )
+        assert switch_ms < 2000, f"switching mode took {switch_ms:.0f} ms"
+        assert page.locator(".vr-viewer[data-mode='slider']").count() == 200
+    finally:
+        page.close()

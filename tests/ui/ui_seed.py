@@ -48,6 +48,8 @@ class Client:
 
     base: str  # .../api/projects/1/visual_review/
     token: str
+    #: (public, reachable): upload URLs name the server's --public-url; send them here instead.
+    rewrite: tuple[str, str] | None = None
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = requests.request(
@@ -88,8 +90,11 @@ class Client:
         created = self.call("POST", "runs/", json=body)
         for upload in created["uploads"]:
             data = by_hash[upload["content_hash"]]
+            target = str(upload["url"])
+            if self.rewrite and target.startswith(self.rewrite[0]):
+                target = self.rewrite[1] + target[len(self.rewrite[0]) :]
             response = requests.post(
-                upload["url"],
+                target,
                 data={**upload["fields"], "Content-Type": "image/png"},
                 files={"file": ("snapshot.png", data, "image/png")},
                 timeout=30,

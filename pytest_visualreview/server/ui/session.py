@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -117,8 +118,14 @@ def read_session(store: Store, request: Request) -> UiSession | None:
     return UiSession(principal=principal, csrf=_csrf_for(store, nonce))
 
 
+def _public_url(request: Request) -> str:
+    """The server's --public-url (behind a proxy the request's own URL is the internal one)."""
+    context = getattr(request.app.state, "context", None)
+    return str(getattr(context, "public_url", None) or "")
+
+
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    return request.url.scheme == "https" or _public_url(request).startswith("https://")
 
 
 def set_session_cookie(response: Response, request: Request, value: str) -> None:
@@ -160,8 +167,11 @@ def check_origin(request: Request) -> None:
     origin = request.headers.get("origin") or request.headers.get("referer")
     if not origin or origin == "null":
         return  # not sent by every client; the CSRF token below still has to match
-    expected = f"{request.url.scheme}://{request.url.netloc}"
-    if not (origin == expected or origin.startswith(expected + "/")):
+    allowed = [f"{request.url.scheme}://{request.url.netloc}"]
+    public = urllib.parse.urlsplit(_public_url(request))
+    if public.scheme and public.netloc:
+        allowed.append(f"{public.scheme}://{public.netloc}")
+    if not any(origin == site or origin.startswith(site + "/") for site in allowed):
         raise CsrfError(f"cross-site request refused (origin {origin!r})")
 
 

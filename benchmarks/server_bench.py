@@ -182,7 +182,30 @@ class Client:
             time.sleep(0.1)
 
 
+def cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) of a process and its live descendants, from /proc.
+
+    Load-independent, unlike wall time: on a busy machine the diff rate per wall second drops,
+    the images per CPU second do not."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    total, frontier = 0.0, {root_pid}
+    while frontier:
+        total += sum(stats[pid][1] for pid in frontier if pid in stats)
+        frontier = {pid for pid, (ppid, _cpu) in stats.items() if ppid in frontier}
+    return total
+
+
 def timed_run(
+    server_pid: int,
     client: Client,
     identifiers: list[str],
     images: list[tuple[str, bytes]],
@@ -195,10 +218,12 @@ def timed_run(
     t1 = time.perf_counter()
     client.upload(created["uploads"], pngs)
     t2 = time.perf_counter()
+    cpu_before = cpu_seconds(server_pid)
     client.post(f"runs/{created['run_id']}/complete/")
     t3 = time.perf_counter()
     run = client.wait(created["run_id"])
     t4 = time.perf_counter()
+    cpu_after = cpu_seconds(server_pid)
     if run["status"] != "completed":
         raise SystemExit(f"run failed: {run['error_message']}")
     return {
@@ -210,6 +235,7 @@ def timed_run(
         "complete_s": t3 - t2,
         "processing_s": t4 - t3,
         "total_s": t4 - t0,
+        "complete_to_done_cpu_s": cpu_after - cpu_before,
     }
 
 
@@ -243,7 +269,8 @@ def main() -> int:
         server = Server(data, args.diff_workers)
         try:
             client = Client(server.url, token, repo_id, args.upload_concurrency)
-            setup = timed_run(client, identifiers, base_images, {}, "main")
+            pid = server.process.pid
+            setup = timed_run(pid, client, identifiers, base_images, {}, "main")
             approved = client.post(f"runs/{setup['run_id']}/auto-approve/")
             from pytest_visualreview import snapshots_yml
 
@@ -257,9 +284,9 @@ def main() -> int:
 
             # A steady-state server has its diff workers running: start them with a small run.
             warm = min(args.changed, 8)
-            timed_run(client, identifiers[:warm], current[:warm], baseline, "warm-up")
-            run1 = timed_run(client, identifiers, current, baseline, "feature")
-            run2 = timed_run(client, identifiers, current, baseline, "feature")
+            timed_run(pid, client, identifiers[:warm], current[:warm], baseline, "warm-up")
+            run1 = timed_run(pid, client, identifiers, current, baseline, "feature")
+            run2 = timed_run(pid, client, identifiers, current, baseline, "feature")
         finally:
             server.stop()
         assert run1["summary"]["changed"] == args.changed, run1["summary"]
@@ -273,8 +300,11 @@ def main() -> int:
             )
         print(
             f"diffed {args.changed} changed images in {run1['processing_s']:.2f}s: "
-            f"{rate:.0f} images/s, {rate / cores:.0f} images/s per core ({cores} diff workers)"
+            f"{rate:.0f} images/s, {rate / cores:.0f} images/s per core ({cores} diff workers); "
+            f"{run1['complete_to_done_cpu_s']:.1f} CPU-s in the server and its workers = "
+            f"{args.changed / run1['complete_to_done_cpu_s']:.0f} images per CPU-second"
         )
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(
             f"second identical run: {run2['uploads']} uploads requested of {args.snapshots} "
             f"images (dedupe {1 - run2['uploads'] / args.snapshots:.1%}); create + complete "
@@ -291,6 +321,8 @@ def main() -> int:
                         "cores": cores,
                         "diffs_per_s_per_core": rate / cores,
                         "run2_cc_share": cc_share,
+                        "diffs_per_cpu_s": args.changed / run1["complete_to_done_cpu_s"],
+                        "loadavg": os.getloadavg()[0],
                     }
                 )
             )

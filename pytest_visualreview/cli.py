@@ -19,6 +19,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .settings import DEFAULT_BASELINE_TEMPLATE
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -145,8 +147,26 @@ def add_upload(subparsers: Any) -> None:
     parser.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_upload"))
 
 
+def add_pull(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "pull", help="write a reviewed run's approvals into the working tree",
+        description="Write the signed snapshots.yml of a run whose changes were approved on the "
+        "review page, and its approved images as local baselines (what a bot commit would do).",
+    )
+    _server_target(parser)
+    parser.add_argument("run_id", nargs="?", help="the run (default: the newest on the branch)")
+    parser.add_argument("--branch", help="branch (default: git)")
+    parser.add_argument("--run-type", default=None, help="run type (default playwright)")
+    parser.add_argument("--rootdir", default=".", help="pytest rootdir (default: here)")
+    parser.add_argument(
+        "--template", default=DEFAULT_BASELINE_TEMPLATE,
+        help="baseline path template, as ini visual_review_baseline_template",
+    )
+    parser.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_pull"))
+
+
 #: Subcommand registrars, in help order. Add new ones here.
-COMMANDS: list[Callable[[Any], None]] = [add_serve, add_token, add_repo, add_run, add_upload]
+COMMANDS: list[Callable[[Any], None]] = [add_serve, add_token, add_repo, add_run, add_upload, add_pull]
 
 
 def build_parser() -> argparse.ArgumentParser:

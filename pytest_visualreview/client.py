@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -86,9 +87,27 @@ class ReviewClient:
     def get_run(self, run_id: str) -> dict[str, Any]:
         return self._json("GET", f"runs/{run_id}/")
 
-    def finalize(self, run_id: str) -> dict[str, Any]:
-        body = {"approve_all": True, "commit_to_github": False}
+    def finalize(self, run_id: str, *, approve_all: bool = True) -> dict[str, Any]:
+        """Approve (with `approve_all`) and get the signed snapshots.yml back, without GitHub."""
+        body = {"approve_all": approve_all, "commit_to_github": False}
         return self._json("POST", f"runs/{run_id}/finalize/", body)
+
+    def list_runs(self, *, branch: str) -> list[dict[str, Any]]:
+        """The first page of runs on `branch`, newest first."""
+        return list(self._json("GET", f"runs/?branch={quote(branch, safe='')}&limit=100")["results"])
+
+    def list_snapshots(self, run_id: str) -> list[dict[str, Any]]:
+        """Every snapshot of a run, following the pagination."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._json("GET", f"runs/{run_id}/snapshots/?limit=1000&offset={len(found)}")
+            found.extend(page["results"])
+            if not page.get("next") or not page["results"]:
+                return found
+
+    def download(self, url: str) -> bytes:
+        """An image by its (signed) download URL."""
+        return self._send("GET", url, what=f"download of {url}", authorized=False).content
 
     def wait(
         self,

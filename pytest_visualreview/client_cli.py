@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 from . import server_mode, snapshots_yml, spool
+from .baselines import TestLocation, baseline_path
 from .client import ReviewClient, ReviewServerError
-from .settings import TOKEN_ENV, ServerSettings, SettingsError, server_settings
-from .vcs import VcsError, detect
+from .settings import TOKEN_ENV, ServerSettings, SettingsError, server_settings, validate_template
+from .vcs import VcsError, current_branch, detect
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
@@ -122,3 +123,37 @@ def cmd_upload(args: argparse.Namespace) -> int:
         else:
             worst = server_mode.EXIT_ERROR
     return worst
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Write a run's approvals (signed snapshots.yml and approved PNGs) into the working tree."""
+    rootdir = Path(args.rootdir).resolve()
+    try:
+        settings = _settings(args)
+        branch = settings.branch or current_branch(rootdir)
+        validate_template(args.template)
+    except (SettingsError, VcsError) as exc:
+        return _err("pull", exc)
+
+    def local_baseline(snapshot: dict[str, object]) -> Path | None:
+        metadata = snapshot.get("metadata")
+        nodeid = metadata.get("nodeid") if isinstance(metadata, dict) else None
+        if not isinstance(nodeid, str):
+            return None
+        location = TestLocation.from_nodeid(nodeid)
+        return baseline_path(args.template, rootdir, location, str(snapshot["identifier"]))
+
+    try:
+        lines = server_mode.pull(
+            server_mode.client_for(settings), repo=settings.repo, run_type=settings.run_type,
+            branch=branch, run_id=args.run_id, baseline_path=settings.baseline_path,
+            local_baseline=local_baseline,
+        )
+    except ReviewServerError as exc:
+        hint = ""
+        if exc.status == 409:
+            hint = "; approve or reject every change on the review page first"
+        return _err("pull", f"{exc}{hint}")
+    for line in lines:
+        print(line, file=sys.stderr)
+    return 0

@@ -53,6 +53,15 @@ def detect(
     return VcsInfo(branch=branch, commit_sha=commit_sha, pr_number=pr_number)
 
 
+def current_branch(cwd: Path, env: Mapping[str, str] | None = None) -> str:
+    """The branch alone (GitHub Actions, else git), for commands that need no commit."""
+    env = os.environ if env is None else env
+    branch = _github(env).get("branch") or _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
+    if not branch or branch == "HEAD":
+        raise VcsError("cannot tell the branch (detached HEAD?); pass --branch NAME")
+    return branch
+
+
 def _github(env: Mapping[str, str]) -> dict[str, str]:
     """GitHub Actions: on pull requests the head branch, head commit and PR number, not the
     merge commit GitHub checks out, because that is what a reviewer approves."""

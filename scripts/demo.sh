@@ -34,6 +34,11 @@ branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo demo)
 [ "$branch" != HEAD ] || branch=demo
 
 cd examples
+# Changes approved on the review page since the last run come into the working tree first, as a bot
+# commit would bring them in CI; with nothing approved this changes nothing.
+if pulled=$("../$VR" pull --url "$URL" --project 1 --repo "$REPO" --branch "$branch" 2>&1); then
+    printf '%s\n' "$pulled" | sed 's/^/demo: /'
+fi
 status=0
 ../.venv/bin/python -m pytest -p no:cacheprovider --visual-review \
     --visual-review-url "$URL" --visual-review-project 1 --visual-review-repo "$REPO" \

@@ -230,3 +230,35 @@ def test_a_session_goes_to_the_sentry_api_through_the_objectstore(wired, monkeyp
     body = details.json()
     assert sorted(image["image_file_name"] for image in body["images"]) == [
         "test_visual--test_page-chromium-box--box.png", "test_visual--test_page-chromium-clock-free--page.png"]
+
+
+def test_approval_on_the_server_then_pull_makes_the_next_run_clean(wired):
+    """The review-page flow: a change is approved on the server (the page calls the same domain
+    function as this API call), `visualreview pull` writes it into the working tree, and the next
+    run is clean locally and on the server."""
+    live = wired.live
+    wired.run("--approve").assert_outcomes(passed=2)
+    wired.set_page(color="rgb(200, 40, 40)")
+    changed = wired.run("--visual-review")
+    assert changed.ret == 1
+    run_id = run_id_from(changed)
+    cli = [sys.executable, "-m", "pytest_visualreview.cli", "pull", "--branch", "main"]
+
+    refused = subprocess.run(cli, capture_output=True, text=True, cwd=wired.root, check=False)
+    assert refused.returncode == 2
+    assert "approve or reject every change on the review page first" in refused.stderr
+
+    approved = requests.post(f"{live.api()}runs/{run_id}/approve/", json={"approve_all": True},
+                             headers={"Authorization": f"Bearer {live.token()}"}, timeout=10)
+    assert approved.status_code == 200, approved.text
+    pulled = subprocess.run(cli, capture_output=True, text=True, cwd=wired.root, check=False)
+    assert pulled.returncode == 0, pulled.stderr
+    assert f"pulled run {run_id}" in pulled.stderr
+    assert pulled.stderr.count("  updated ") == 2
+    box = wired.root / "__snapshots__" / "test_visual" / "test_visual--test_page-chromium-box--box.png"
+    from pytest_visualreview import imaging
+    assert imaging.read_png(box)[30, 60].tolist() == [200, 40, 40, 255]
+
+    clean = wired.run("--visual-review")
+    clean.assert_outcomes(passed=2)
+    clean.stdout.fnmatch_lines(["*0 changed, 0 new, 0 removed, 2 unchanged (0 unresolved)*"])

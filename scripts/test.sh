@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run the project's whole test suite (what CI runs). Sets up first if needed.
+# Run the project's checks and whole test suite (what CI runs). Sets up first if needed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+.venv/bin/ruff check pytest_visualreview tests benchmarks examples
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

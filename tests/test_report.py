@@ -530,3 +530,12 @@ def test_a_report_of_thousands_of_snapshots_opens_quickly(chromium: Browser, tmp
         assert page.locator(".vr-viewer[data-mode='slider']").count() == 200
     finally:
         page.close()
+
+
+def test_each_image_opens_alone_from_its_caption(page: Page) -> None:
+    links = _viewer(page, HOME).locator("figcaption a")
+    assert links.evaluate_all("as => as.map(a => [a.textContent, a.getAttribute('href'), a.target])") == [
+        ["expected", "images%20%231/home-expected.png", "_blank"],
+        ["actual", "images%20%231/home-actual.png", "_blank"],
+        ["diff", "images%20%231/home-diff.png", "_blank"],
+    ]

@@ -135,7 +135,8 @@ def viewer_html(
     for role, ref in (("expected", exp), ("actual", act), ("diff", dif)):
         if ref is not None:
             figures.append(
-                f'<figure class="vr-figure"><figcaption>{role}</figcaption>'
+                f'<figure class="vr-figure"><figcaption><a href="{escape(ref.url)}" target="_blank"'
+                f' rel="noopener" title="open the {role} image alone">{role}</a></figcaption>'
                 f"{_img(ref, role, label, lazy=lazy)}</figure>"
             )
     side = "".join(figures) or '<p class="vr-empty">no image was written for this snapshot</p>'

@@ -95,6 +95,10 @@ def add_token(subparsers: Any) -> None:
     )
     parser.add_argument("--name", default=None, help="a label shown as the reviewer's name")
     parser.set_defaults(func=lazy("pytest_visualreview.server.cli:cmd_token_create"))
+    revoke = tokens.add_parser("revoke", help="revoke an API token (it answers 401 from now on)")
+    _data_dir(revoke)
+    revoke.add_argument("token", help="the token to revoke, as printed by 'token create'")
+    revoke.set_defaults(func=lazy("pytest_visualreview.server.cli:cmd_token_revoke"))
 
 
 def add_repo(subparsers: Any) -> None:

@@ -39,6 +39,16 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from .auth import revoke_token
+    from .store import Store
+
+    if not revoke_token(Store(args.data_dir), args.token.strip()):
+        print("visualreview token revoke: no such active token", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_repo_create(args: argparse.Namespace) -> int:
     from .repos import create_repo
     from .store import Store

@@ -107,6 +107,13 @@ def test_admin_commands_print_only_the_new_value(fresh_server: LiveServer) -> No
     database = (fresh_server.data_dir / "visualreview.sqlite3").read_bytes()
     assert token.strip().encode() not in database
 
+    revoked = run_cli("token", "revoke", "--data-dir", data, token.strip())
+    assert revoked.returncode == 0 and revoked.stdout == "", revoked.stderr
+    gone = requests.get(fresh_server.api() + "repos/", headers=headers, timeout=10)
+    assert gone.status_code == 401
+    again = run_cli("token", "revoke", "--data-dir", data, token.strip())
+    assert again.returncode == 2 and "no such active token" in again.stderr
+
     read_only = run_cli("token", "create", "--data-dir", data, "--scope", "visual_review:read")
     headers = {"Authorization": f"Bearer {read_only.stdout.strip()}"}
     denied = requests.post(fresh_server.api() + "repos/", json={"repo_full_name": "x"},

@@ -119,7 +119,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
-        body = {"type": "invalid_request", "code": code, "detail": str(exc.detail), "attr": None}
+        # FastAPI raises a bare 400 when the body cannot be parsed at all (e.g. nested too deep).
+        attr = "body" if exc.status_code == 400 else None
+        body = {"type": "invalid_request", "code": code, "detail": str(exc.detail), "attr": attr}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 #: Flags the system Chromium needs to run headless as root in a sandbox without network or GPU.
@@ -32,12 +33,21 @@ SYSTEM_CHROMIUM_CANDIDATES = (
 
 @cache
 def playwright_chromium_installed() -> bool:
-    """True when Playwright's own Chromium build is on disk (then nothing needs overriding)."""
+    """True when Playwright's own Chromium build is on disk (then nothing needs overriding).
+
+    Asked in a thread of its own: the caller may already be inside a running sync Playwright
+    (pytest-playwright's session), where a second one cannot start.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        path = pool.submit(_playwright_chromium_path).result()
+    return os.path.exists(path)
+
+
+def _playwright_chromium_path() -> str:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        paths = [playwright.chromium.executable_path]
-    return all(os.path.exists(path) for path in paths)
+        return playwright.chromium.executable_path
 
 
 def find_system_chromium() -> str | None:

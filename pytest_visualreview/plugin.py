@@ -223,7 +223,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             result.records,
             rootdir=visual.settings.rootdir,
             spool_root=visual.settings.output_dir / "spool",
-            partial=bool(result.partial_reasons),
+            # Tests that did not finish did not take all their snapshots: the server must not
+            # report those as removed, so such a run is partial too.
+            partial=bool(result.partial_reasons or visual.unfinished_tests),
             approve=visual.settings.mode is Mode.APPROVE,
             progress=(lambda line: terminal.write_line(line)) if terminal else (lambda line: None),
         )

@@ -135,3 +135,19 @@ def test_user_conftest_chains_on_top_of_the_system_chromium(project):
         """
     )
     project.run().assert_outcomes(passed=1)
+
+
+def test_the_system_chromium_is_found_inside_a_running_playwright(project):
+    """A test that starts Playwright before any page fixture must not break the seam."""
+    project.write_tests(
+        """
+        def test_playwright_first(playwright):
+            from pytest_visualreview import browser
+            browser.playwright_chromium_installed.cache_clear()
+            assert browser.fallback_launch_args()["executable_path"]
+
+        def test_page_after(page):
+            page.goto(PAGE)
+        """
+    )
+    project.run().assert_outcomes(passed=2)

@@ -262,3 +262,13 @@ def test_approval_on_the_server_then_pull_makes_the_next_run_clean(wired):
     clean = wired.run("--visual-review")
     clean.assert_outcomes(passed=2)
     clean.stdout.fnmatch_lines(["*0 changed, 0 new, 0 removed, 2 unchanged (0 unresolved)*"])
+
+
+def test_a_test_that_did_not_finish_makes_the_run_partial_not_removed(wired):
+    wired.run("--approve").assert_outcomes(passed=2)
+    wired.write_tests(PAGES.replace('    if part == "box":\n', '    if part == "box":\n        raise RuntimeError("broken before its snapshot")\n'))
+    result = wired.run("--visual-review")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*0 changed, 0 new, 0 removed, 1 unchanged*"])
+    run = api_get(wired.live, f"runs/{run_id_from(result)}/", wired.live.token())
+    assert run["is_partial"] is True

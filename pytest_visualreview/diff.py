@@ -87,11 +87,9 @@ def _luma_tables() -> tuple[_I64, _I64, _F64, _F64]:
 
 _S_RG, _S_B, _Y_RG, _Y_B = _luma_tables()
 
-#: Rows: Y, I, Q coefficients applied to (dR, dG, dB); and the weights of the squared delta.
-_YIQ_MATRIX = np.array([[_YR, _YG, _YB], [_IR, -_IG, -_IB], [_QR, -_QG, _QB]], dtype=np.float64)
-_YIQ_WEIGHTS = np.array([0.5053, 0.299, 0.1957], dtype=np.float64)
-#: Deltas this close to maxDelta are recomputed exactly. Any summation order of the 3-term
-#: products is within ~1e-10 of JS's value (|dR|, |dG|, |dB| <= 255), so 1e-6 is a wide margin.
+#: Deltas this close to maxDelta are recomputed with the exact arithmetic of the version: any
+#: order of the 3-term sums is within ~1e-10 of JS's value (|dR|, |dG|, |dB| <= 255), so 1e-6 is
+#: a wide margin.
 _BORDERLINE = 1e-6
 
 
@@ -365,11 +363,11 @@ def _channels(px: _U32A) -> tuple[_F64, _F64, _F64, _F64]:
 def _over_threshold(ctx: _Context, idx: _I64) -> tuple[_BOOL, _BOOL]:
     """pixelmatch's colorDelta for differing pixels: (|delta| > maxDelta, img2 darker) per pixel.
 
-    Opaque pairs (the usual case) go through a BLAS product on the channel differences, which
-    can differ from JS's rounding by ~1e-10; the few pixels whose delta lies within
-    _BORDERLINE of maxDelta are recomputed with the exact JS arithmetic, so no decision can
-    differ. The sign (img2 darker) is safe: an opaque luma difference is at least 1e-8.
-    Pixels with transparency always take the exact path.
+    Opaque pairs (the usual case) are computed from the channel differences, which can differ
+    from v5.3's rounding by ~1e-10; the few pixels whose delta lies within _BORDERLINE of
+    maxDelta are recomputed with the exact JS arithmetic, so no decision can differ. The sign
+    (img2 darker) is safe: an opaque luma difference is at least 1e-8. Pixels with transparency
+    always take the exact path.
     """
     if idx[-1] - idx[0] + 1 == idx.size:  # a run of differing pixels: slice instead of gather
         pa = ctx.a32[idx[0] : idx[-1] + 1]
@@ -402,16 +400,31 @@ def _over_threshold(ctx: _Context, idx: _I64) -> tuple[_BOOL, _BOOL]:
 
 
 def _yiq_delta_fast(pa: _U32A, pb: _U32A) -> tuple[_F64, _F64]:
-    """YIQ delta magnitude and Y of opaque pairs: channel differences, one 3×3 product."""
-    diffs = np.empty((3, pa.size), dtype=np.float64)
-    for row, shift in enumerate((0, 8, 16)):
-        channel = diffs[row]
-        channel[...] = (pa >> shift) & 0xFF
-        channel -= (pb >> shift) & 0xFF
-    yiq = _YIQ_MATRIX @ diffs
-    y = yiq[0].copy()
-    yiq *= yiq
-    delta: _F64 = _YIQ_WEIGHTS @ yiq
+    """YIQ delta magnitude and Y of opaque pairs, from the channel differences.
+
+    This is v7's arithmetic, in JS's order; v5.3 rounds differently, by ~1e-10 at most, and the
+    caller rechecks deltas that close to maxDelta. Plain element-wise numpy rather than a BLAS
+    product: OpenBLAS would start a second thread that spins on the other core for no gain,
+    stealing it from pytest-xdist workers and the server's worker processes.
+    """
+    small = pa.view(np.uint8).reshape(-1, 4).astype(np.int16)
+    small -= pb.view(np.uint8).reshape(-1, 4)
+    dr, dg, db = np.ascontiguousarray(small.T[:3], dtype=np.float64)
+    y = dr * _YR
+    y += dg * _YG
+    y += db * _YB
+    i = dr * _IR
+    i -= dg * _IG
+    i -= db * _IB
+    q = dr * _QR
+    q -= dg * _QG
+    q += db * _QB
+    delta = 0.5053 * y
+    delta *= y
+    i *= 0.299 * i
+    delta += i
+    q *= 0.1957 * q
+    delta += q
     return delta, y
 
 

@@ -66,7 +66,8 @@ def build(
     """Every snapshot that produced an image goes in; errors have no image and stay local.
 
     `baseline_tokens` are the entries of snapshots.yml, sent verbatim (signed tokens) so the server
-    can verify them; on a partial (shard) run only the identifiers this run rendered are sent.
+    can verify them. Always the whole file, even for a partial run: the baseline the server returns
+    on approval can only keep the entries it was given, and a partial run reports no removals.
     """
     snapshots: list[dict[str, Any]] = []
     images: dict[str, str] = {}
@@ -89,8 +90,6 @@ def build(
                 },
             }
         )
-    if is_partial:
-        baseline_tokens = {k: v for k, v in baseline_tokens.items() if k in seen}
     return Manifest(
         repo_id=repo_id,
         run_type=run_type,

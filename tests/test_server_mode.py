@@ -272,3 +272,17 @@ def test_a_test_that_did_not_finish_makes_the_run_partial_not_removed(wired):
     result.stdout.fnmatch_lines(["*0 changed, 0 new, 0 removed, 1 unchanged*"])
     run = api_get(wired.live, f"runs/{run_id_from(result)}/", wired.live.token())
     assert run["is_partial"] is True
+
+
+def test_approving_a_partial_run_keeps_the_baselines_it_did_not_render(wired):
+    wired.run("--approve").assert_outcomes(passed=2)
+    before = snapshots_yml.read(wired.root / "snapshots.yml").hashes()
+    wired.set_page(color="rgb(0, 120, 0)")
+    result = wired.run("--approve", "-k", "box")
+    result.assert_outcomes(passed=1, deselected=1)
+    after = snapshots_yml.read(wired.root / "snapshots.yml").hashes()
+    assert set(after) == set(before)  # the deselected test's baseline is still there
+    box = "test_visual--test_page-chromium-box--box"
+    assert after[box] != before[box]
+    page = "test_visual--test_page-chromium-clock-free--page"
+    assert after[page] == before[page]

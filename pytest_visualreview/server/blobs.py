@@ -13,10 +13,10 @@ only after the blob is on disk (see ``uploads.ingest_png``), never before.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from ..imaging import write_atomic
 
 _KEY = re.compile(r"^[0-9a-f]{16,128}$")
 
@@ -51,19 +51,8 @@ class BlobStore:
     def put(self, key: str, data: bytes) -> Path:
         """Store ``data`` under ``key`` atomically; a blob already present is left untouched."""
         target = self.path(key)
-        if target.is_file():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".upload.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if not target.is_file():
+            write_atomic(target, data)
         return target
 
     def delete(self, key: str) -> None:

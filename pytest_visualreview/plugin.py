@@ -74,8 +74,8 @@ def pytest_configure(config: pytest.Config) -> None:
             session.prepare_output()
         except OSError as exc:
             raise pytest.UsageError(str(exc)) from exc
-    if _selection_is_partial(config):
-        session.note_partial(_selection_is_partial(config))
+    if reason := _selection_is_partial(config):
+        session.note_partial(reason)
     config.pluginmanager.register(SessionHooks(session), "visualreview-session")
     if config.pluginmanager.hasplugin("playwright"):
         # Registered here (trylast) so our override sits above pytest-playwright's fixture and a
@@ -223,9 +223,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             result.records,
             rootdir=visual.settings.rootdir,
             spool_root=visual.settings.output_dir / "spool",
-            # Tests that did not finish did not take all their snapshots: the server must not
-            # report those as removed, so such a run is partial too.
-            partial=bool(result.partial_reasons or visual.unfinished_tests),
+            partial=bool(result.partial_reasons),
+            unfinished_prefixes=visual.unfinished_prefixes(),
             approve=visual.settings.mode is Mode.APPROVE,
             progress=(lambda line: terminal.write_line(line)) if terminal else (lambda line: None),
         )

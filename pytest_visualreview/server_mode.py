@@ -8,7 +8,7 @@ in a spooled run that `visualreview upload` sends later: a server outage never l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,9 +51,14 @@ def submit_session(
     spool_root: Path,
     partial: bool,
     approve: bool,
+    unfinished_prefixes: Collection[str] = (),
     progress: Progress = lambda line: None,
 ) -> ServerReport:
-    """Everything the plugin does with a server at session end."""
+    """Everything the plugin does with a server at session end.
+
+    A test that did not finish (failed or skipped before its snapshots) leaves baselines this run
+    did not render; the run is then sent as partial so the server does not call them removed.
+    """
     report = ServerReport()
     try:
         vcs = detect(
@@ -65,13 +70,20 @@ def submit_session(
         report.lines.append(f"review server: not sent: {exc}")
         report.failed = True
         return report
+    records = list(records)
+    rendered = {record.identifier for record in records}
+    prefixes = tuple(unfinished_prefixes)
+    unreached = any(
+        identifier.startswith(prefixes) and identifier not in rendered
+        for identifier in baseline.snapshots
+    )
     manifest = build(
         records,
         repo_id=settings.repo,
         run_type=settings.run_type,
         vcs=vcs,
         purpose=settings.purpose,
-        is_partial=partial,
+        is_partial=partial or (bool(prefixes) and unreached),
         baseline_tokens=baseline.snapshots,
         metadata={"client": "pytest-visualreview"},
     )

@@ -67,6 +67,10 @@ class VisualSession:
     def note_unfinished(self, nodeid: str) -> None:
         self.unfinished_tests.add(nodeid)
 
+    def unfinished_prefixes(self) -> set[str]:
+        """Identifier prefixes of the tests that did not run to their end."""
+        return {TestLocation.from_nodeid(nodeid).identifier_prefix for nodeid in self.unfinished_tests}
+
     def note_partial(self, reason: str) -> None:
         if reason not in self.partial_reasons:
             self.partial_reasons.append(reason)
@@ -94,13 +98,12 @@ class VisualSession:
         """Find obsolete baselines; with --approve on a whole-suite run, delete them."""
         duplicates = self._cross_worker_duplicates()
         produced = {Path(r.baseline_path) for r in self.records if r.baseline_path}
-        protected = {TestLocation.from_nodeid(n).identifier_prefix for n in self.unfinished_tests}
         obsolete = find_obsolete(
             self.settings.baseline_template,
             self.settings.rootdir,
             self.test_files,
             produced,
-            protected,
+            self.unfinished_prefixes(),
         )
         deleted: list[Path] = []
         if self.settings.mode is Mode.APPROVE and not self.partial_reasons and not duplicates:

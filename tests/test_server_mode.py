@@ -266,6 +266,12 @@ def test_approval_on_the_server_then_pull_makes_the_next_run_clean(wired):
 
 def test_a_test_that_did_not_finish_makes_the_run_partial_not_removed(wired):
     wired.run("--approve").assert_outcomes(passed=2)
+    skipped = PAGES + "\n\nimport pytest\n\n@pytest.mark.skip(reason='x')\ndef test_other(snapshot):\n    pass\n"
+    wired.write_tests(skipped)
+    whole = wired.run("--visual-review")
+    whole.assert_outcomes(passed=2, skipped=1)
+    run = api_get(wired.live, f"runs/{run_id_from(whole)}/", wired.live.token())
+    assert run["is_partial"] is False  # a skipped test with no baselines leaves nothing unrendered
     wired.write_tests(PAGES.replace('    if part == "box":\n', '    if part == "box":\n        raise RuntimeError("broken before its snapshot")\n'))
     result = wired.run("--visual-review")
     result.assert_outcomes(passed=1, failed=1)

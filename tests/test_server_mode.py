@@ -292,3 +292,23 @@ def test_approving_a_partial_run_keeps_the_baselines_it_did_not_render(wired):
     assert after[box] != before[box]
     page = "test_visual--test_page-chromium-clock-free--page"
     assert after[page] == before[page]
+
+
+def test_a_sentry_upload_during_an_outage_is_spooled_and_sent_later(wired, monkeypatch):
+    live = wired.live
+    monkeypatch.setenv("VISUAL_REVIEW_TOKEN", live.token("project:write", "project:read"))
+    live.stop()
+    result = wired.run("--visual-review", "--visual-review-api=sentry", "--visual-review-project=default",
+                       "--approve")
+    assert result.ret == 0  # the tests' results stand
+    result.stdout.fnmatch_lines(["*sentry upload to http://127.0.0.1:*", "*the run was saved to*"])
+    spool_root = wired.output / "spool"
+    restarted = live.restart()
+    try:
+        sent = subprocess.run([sys.executable, "-m", "pytest_visualreview.cli", "upload", str(spool_root)],
+                              capture_output=True, text=True, check=False)
+        assert sent.returncode == 0, sent.stderr
+        assert "2 images, uploaded 2" in sent.stderr
+        assert list(spool_root.iterdir()) == []
+    finally:
+        restarted.kill()

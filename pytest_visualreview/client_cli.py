@@ -152,7 +152,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     except ReviewServerError as exc:
         hint = ""
         if exc.status == 409:
-            hint = "; approve or reject every change on the review page first"
+            hint = "; approve or tolerate every change on the review page first"
         return _err("pull", f"{exc}{hint}")
     for line in lines:
         print(line, file=sys.stderr)

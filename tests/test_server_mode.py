@@ -246,7 +246,7 @@ def test_approval_on_the_server_then_pull_makes_the_next_run_clean(wired):
 
     refused = subprocess.run(cli, capture_output=True, text=True, cwd=wired.root, check=False)
     assert refused.returncode == 2
-    assert "approve or reject every change on the review page first" in refused.stderr
+    assert "approve or tolerate every change on the review page first" in refused.stderr
 
     approved = requests.post(f"{live.api()}runs/{run_id}/approve/", json={"approve_all": True},
                              headers={"Authorization": f"Bearer {live.token()}"}, timeout=10)

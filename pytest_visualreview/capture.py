@@ -29,7 +29,8 @@ class CaptureError(Exception):
 
 @dataclass(frozen=True)
 class CaptureOptions:
-    full_page: bool = False
+    full_page: bool = False  # the default for pages (ini or marker); elements ignore it
+    full_page_requested: bool = False  # the call itself asked for full_page=True
     clip: dict[str, float] | None = None
     mask: Sequence[Any] = ()
     mask_selectors: Sequence[str] = ()
@@ -137,7 +138,7 @@ def _screenshot_function(target: Any, options: CaptureOptions) -> Callable[[floa
         kwargs["full_page"] = options.full_page
         if options.clip is not None:
             kwargs["clip"] = options.clip
-    elif options.clip is not None or options.full_page:
+    elif options.clip is not None or options.full_page_requested:
         raise CaptureError(
             "clip and full_page apply to a whole page; for an element, pass the element (a "
             "Locator) itself, or pass the page with clip=..."

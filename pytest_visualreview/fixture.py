@@ -142,6 +142,7 @@ class Snapshot:
         timeout: float | None,
     ) -> CaptureOptions:
         defaults = self._settings.capture
+        requested = bool(full_page)
         if full_page is None:
             full_page = bool(self._marker_options.get("full_page", defaults.full_page))
         if style is not None and style.strip().endswith(".css") and "{" not in style:
@@ -154,6 +155,7 @@ class Snapshot:
         styles = [css for css in (defaults.style, style) if css]
         return CaptureOptions(
             full_page=full_page,
+            full_page_requested=requested,
             clip=clip,
             mask=tuple(mask),
             mask_selectors=defaults.mask_selectors,

@@ -203,3 +203,23 @@ def test_images_are_attached_to_pytest_html(project):
     html = (project.root / "report.html").read_text(encoding="utf-8")
     assert "chart: actual" in html
     assert "data:image/png;base64," in html
+
+
+def test_full_page_default_applies_to_pages_not_elements(project):
+    project.pytester.makeini("[pytest]\nvisual_review_mask = .clock\nvisual_review_full_page = true\n")
+    tall = (project.root / "page.html").read_text().replace("<body>", '<body><div style="height: 900px"></div>')
+    (project.root / "page.html").write_text(tall)
+    project.write_tests(
+        """
+        def test_tall(page, snapshot):
+            page.set_viewport_size({"width": 300, "height": 200})
+            page.goto(PAGE)
+            assert snapshot(page, "page").height > 900
+            assert snapshot(page.locator("#box"), "box").height == 60
+            snapshot(page.locator("#box"), "asked", full_page=True)
+        """
+    )
+    result = project.run("--approve")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*clip and full_page apply to a whole page*"])
+    assert len(project.baselines()) == 2

@@ -7,6 +7,7 @@ baseline ends the loop at once: the common, passing case costs one screenshot.
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -68,6 +69,12 @@ def capture(
         except imaging.ImageError as exc:
             raise CaptureError(str(exc)) from exc
     kind = type(target).__name__
+    if inspect.iscoroutinefunction(target.screenshot):
+        raise CaptureError(
+            f"{name}: {kind} is from Playwright's async API; snapshot() drives the sync API "
+            "(pytest-playwright's page fixture). Take the screenshot yourself and pass its "
+            "bytes: snapshot(await page.screenshot(), 'name')"
+        )
     _check_element(target, kind, name)
     shoot = _screenshot_function(target, options)
     metadata = _page_metadata(target)

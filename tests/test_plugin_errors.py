@@ -122,3 +122,27 @@ def test_unwritable_output_folder(project):
     result = project.run("--visual-review", f"--visual-review-output={blocker}/out")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*output folder {blocker}/out is not writable*--visual-review-output*"])
+
+
+def test_async_playwright_objects_get_a_clear_error(project):
+    project.write_tests(
+        """
+        import asyncio
+        from playwright.async_api import async_playwright
+        from pytest_visualreview.browser import fallback_launch_args
+
+        def test_async(snapshot):
+            async def main():
+                async with async_playwright() as playwright:
+                    browser = await playwright.chromium.launch(**fallback_launch_args())
+                    page = await browser.new_page()
+                    try:
+                        snapshot(page, "async")
+                    finally:
+                        await browser.close()
+            asyncio.run(main())
+        """
+    )
+    result = project.run("--visual-review")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Page is from Playwright's async API*snapshot(await page.screenshot(), 'name')*"])

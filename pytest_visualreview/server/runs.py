@@ -151,17 +151,12 @@ def get_snapshot(store: Store, run_id: str, snapshot_id: str) -> sqlite3.Row:
 
 def held_hashes(store: Store, repo_id: str, hashes: Iterable[str]) -> set[str]:
     """Which of ``hashes`` the repo already has an artifact for (upload dedupe)."""
-    wanted = list(dict.fromkeys(hashes))
-    held: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = store.query(
-            f"SELECT content_hash FROM artifacts WHERE repo_id = ? AND content_hash IN ({marks})",
-            (repo_id, *chunk),
-        )
-        held.update(str(row["content_hash"]) for row in rows)
-    return held
+    rows = store.query_in(
+        "SELECT content_hash FROM artifacts WHERE repo_id = ? AND content_hash IN ({marks})",
+        (repo_id,),
+        hashes,
+    )
+    return {str(row["content_hash"]) for row in rows}
 
 
 # -- CI side: create, add, complete --------------------------------------------------------------

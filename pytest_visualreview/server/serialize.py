@@ -55,17 +55,12 @@ def run_json(store: Store, run: sqlite3.Row) -> dict[str, Any]:
 
 def artifacts_by_hash(store: Store, repo_id: str, keys: Sequence[str]) -> dict[str, sqlite3.Row]:
     """Artifact rows for the given blob keys in one query per 500 keys."""
-    wanted = [k for k in dict.fromkeys(keys) if k]
-    found: dict[str, sqlite3.Row] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in store.query(
-            f"SELECT * FROM artifacts WHERE repo_id = ? AND content_hash IN ({marks})",
-            (repo_id, *chunk),
-        ):
-            found[str(row["content_hash"])] = row
-    return found
+    rows = store.query_in(
+        "SELECT * FROM artifacts WHERE repo_id = ? AND content_hash IN ({marks})",
+        (repo_id,),
+        (key for key in keys if key),
+    )
+    return {str(row["content_hash"]): row for row in rows}
 
 
 def artifact_json(row: sqlite3.Row | None, url_for: UrlFor) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ import secrets
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,6 +270,18 @@ class Store:
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Run a read query on this thread's connection and return all rows."""
         return self.connection().execute(sql, params).fetchall()
+
+    def query_in(
+        self, sql: str, params: tuple[Any, ...], values: Iterable[Any], *, chunk: int = 500
+    ) -> list[sqlite3.Row]:
+        """Rows of `sql` whose `{marks}` placeholder is an IN list of `values` (deduplicated),
+        run in chunks so a long list stays under SQLite's limit on bound variables."""
+        wanted = list(dict.fromkeys(values))
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            rows.extend(self.query(sql.format(marks=",".join("?" * len(part))), (*params, *part)))
+        return rows
 
     def query_one(
         self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()

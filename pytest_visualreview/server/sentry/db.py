@@ -132,17 +132,13 @@ def get_file(store: Store, project_id: int, image_id: str) -> sqlite3.Row | None
 
 
 def existing_files(store: Store, project_id: int, image_ids: list[str]) -> set[str]:
-    """Which of ``image_ids`` the project has (chunked to stay under SQLite's variable limit)."""
-    found: set[str] = set()
-    for start in range(0, len(image_ids), 500):
-        chunk = image_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = store.query(
-            f"SELECT image_id FROM sentry_files WHERE project_id = ? AND image_id IN ({marks})",
-            (project_id, *chunk),
-        )
-        found.update(str(row["image_id"]) for row in rows)
-    return found
+    """Which of ``image_ids`` the project has."""
+    rows = store.query_in(
+        "SELECT image_id FROM sentry_files WHERE project_id = ? AND image_id IN ({marks})",
+        (project_id,),
+        image_ids,
+    )
+    return {str(row["image_id"]) for row in rows}
 
 
 # -- snapshots -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from .baselines import TestLocation, baseline_path, make_identifier
 from .capture import CaptureError, CaptureOptions, capture
 from .records import Outcome, SnapshotRecord
 from .settings import Mode, Settings, SettingsError, Tolerance, parse_timeout, resolve_tolerance
-from .verdict import Verdict, judge, within_tolerance
+from .verdict import BaselineCheck, Verdict, judge
 
 MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_page")
 
@@ -103,17 +103,16 @@ class Snapshot:
         base = _Base(self._nodeid, name, identifier, str(baseline_file))
         try:
             expected = imaging.read_png(baseline_file) if baseline_file.exists() else None
+            check = BaselineCheck(expected, tolerance) if expected is not None else None
             shot = capture(
                 target,
                 options,
-                matches_baseline=(lambda rgba: within_tolerance(expected, rgba, tolerance))
-                if expected is not None
-                else None,
+                matches_baseline=check.matches if check is not None else None,
                 name=f"snapshot {name!r}",
             )
         except (CaptureError, imaging.ImageError) as exc:
             raise self._failure(base.error(str(exc))) from None
-        verdict = judge(expected, shot.rgba, tolerance)
+        verdict = judge(check, shot.rgba)
         record = self._finish(base, expected, shot.rgba, verdict, tolerance, shot.metadata)
         if record.failed:
             raise self._failure(record)

@@ -28,32 +28,48 @@ class Verdict:
     diff_image: np.ndarray | None = None
 
 
-def budgeted_compare(
-    expected: np.ndarray, actual: np.ndarray, tolerance: Tolerance
-) -> diff.DiffResult | None:
-    """The comparator's cheap answer, or None when sizes differ (that always fails).
+class BaselineCheck:
+    """The budgeted comparison with one baseline, remembered for the last image it was asked
+    about, so the capture loop's "does the first shot match?" and the verdict on that same shot
+    cost one comparator call, not two."""
 
-    Within budget its count is exact; over budget it may be a lower bound."""
-    if expected.shape != actual.shape:
-        return None
-    allowed = tolerance.allowed_pixels(actual.shape[0] * actual.shape[1])
-    return diff.compare(
-        expected, actual, threshold=tolerance.threshold, diff_image=False, max_diff_pixels=allowed
-    )
+    def __init__(self, expected: np.ndarray, tolerance: Tolerance) -> None:
+        self.expected = expected
+        self.tolerance = tolerance
+        self._last: tuple[np.ndarray, diff.DiffResult | None] | None = None
+
+    def quick(self, actual: np.ndarray) -> diff.DiffResult | None:
+        """The comparator's cheap answer, or None when sizes differ (that always fails).
+
+        Within budget its count is exact; over budget it may be a lower bound."""
+        if self._last is not None and self._last[0] is actual:
+            return self._last[1]
+        result = None
+        if self.expected.shape == actual.shape:
+            allowed = self.tolerance.allowed_pixels(actual.shape[0] * actual.shape[1])
+            result = diff.compare(
+                self.expected,
+                actual,
+                threshold=self.tolerance.threshold,
+                diff_image=False,
+                max_diff_pixels=allowed,
+            )
+        self._last = (actual, result)
+        return result
+
+    def matches(self, actual: np.ndarray) -> bool:
+        """True when `actual` would pass; cheap for the identical case."""
+        result = self.quick(actual)
+        return result is not None and bool(result.within_budget)
 
 
-def within_tolerance(expected: np.ndarray, actual: np.ndarray, tolerance: Tolerance) -> bool:
-    """True when `actual` would pass against `expected`; cheap for the identical case."""
-    result = budgeted_compare(expected, actual, tolerance)
-    return result is not None and bool(result.within_budget)
-
-
-def judge(expected: np.ndarray | None, actual: np.ndarray, tolerance: Tolerance) -> Verdict:
-    """Compare a capture with its baseline (None: there is none) under `tolerance`."""
+def judge(check: BaselineCheck | None, actual: np.ndarray) -> Verdict:
+    """Compare a capture with its baseline (`check` is None: there is none)."""
     actual_size = (actual.shape[1], actual.shape[0])
-    if expected is None:
+    if check is None:
         return Verdict(Outcome.NEW, actual_size=actual_size)
-    quick = budgeted_compare(expected, actual, tolerance)
+    expected, tolerance = check.expected, check.tolerance
+    quick = check.quick(actual)
     if quick is not None and quick.within_budget:
         return Verdict(
             Outcome.UNCHANGED,

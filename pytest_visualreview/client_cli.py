@@ -1,4 +1,4 @@
-"""Client subcommands of `visualreview`: `run create`, `run complete`, `upload`.
+"""Client subcommands of `visualreview`: `run create`, `run complete`, `upload`, `pull`.
 
 They speak to a review server the same way the plugin does (server_mode), with PostHog's CLI exit
 codes: 0 clean, 1 unresolved changes, 2 error. Machine output (a run id) alone on stdout.
@@ -7,11 +7,12 @@ codes: 0 clean, 1 unresolved changes, 2 error. Machine output (a run id) alone o
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
 
-from . import server_mode, snapshots_yml, spool
+from . import manifest, server_mode, snapshots_yml, spool
 from .baselines import TestLocation, baseline_path
 from .client import ReviewClient, ReviewServerError
 from .settings import TOKEN_ENV, ServerSettings, SettingsError, server_settings, validate_template
@@ -28,8 +29,6 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
 
 
 def _token() -> str:
-    import os
-
     token = os.environ.get(TOKEN_ENV, "")
     if not token:
         raise SettingsError(f"{TOKEN_ENV} is not set; export the review server's API token")
@@ -48,21 +47,17 @@ def cmd_run_create(args: argparse.Namespace) -> int:
         vcs = detect(Path.cwd(), branch=settings.branch, commit_sha=settings.commit_sha,
                      pr_number=settings.pr_number)
         baseline = snapshots_yml.read(settings.baseline_path)
-        client = server_mode.client_for(settings)
-        created = client.create_run(
-            {
-                "repo_id": settings.repo,
-                "run_type": settings.run_type,
-                "commit_sha": vcs.commit_sha,
-                "branch": vcs.branch,
-                "pr_number": vcs.pr_number,
-                "purpose": settings.purpose,
-                "is_partial": bool(args.partial),
-                "metadata": {"client": "pytest-visualreview", "sharded": True},
-                "snapshots": [],
-                "baseline_hashes": baseline.snapshots,
-            }
+        empty = manifest.build(
+            [],
+            repo_id=settings.repo,
+            run_type=settings.run_type,
+            vcs=vcs,
+            purpose=settings.purpose,
+            is_partial=bool(args.partial),
+            baseline_tokens=baseline.snapshots,
+            metadata={"client": "pytest-visualreview", "sharded": True},
         )
+        created = server_mode.client_for(settings).create_run(empty.create_payload())
     except (SettingsError, VcsError, snapshots_yml.SnapshotsFileError, ReviewServerError) as exc:
         return _err("run create", exc)
     print(created["run_id"])

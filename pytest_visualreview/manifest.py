@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .records import Outcome, SnapshotRecord
@@ -43,6 +44,10 @@ class Manifest:
             "snapshots": self.snapshots,
             "baseline_hashes": self.baseline_hashes,
         }
+
+    def read_image(self, content_hash: str) -> bytes:
+        """The PNG bytes of one of the manifest's images."""
+        return Path(self.images[content_hash]).read_bytes()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -122,7 +122,7 @@ def send(
 ) -> ServerReport:
     """Send one manifest: add to `run_id` (a shard), or create, complete and wait for a run."""
     report = report or ServerReport()
-    read = read_image or (lambda content_hash: Path(manifest.images[content_hash]).read_bytes())
+    read = read_image or manifest.read_image
     try:
         if run_id:
             added = client.add_snapshots(run_id, manifest.snapshots, manifest.baseline_hashes)
@@ -193,7 +193,7 @@ def send_sentry(
 ) -> ServerReport:
     """Send a session to a Sentry-style server the way sentry-cli does (objectstore + POST)."""
     report = report or ServerReport()
-    read = read_image or (lambda content_hash: Path(manifest.images[content_hash]).read_bytes())
+    read = read_image or manifest.read_image
     images = [
         (
             f"{item['identifier']}.png",

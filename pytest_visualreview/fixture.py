@@ -18,7 +18,15 @@ from . import imaging
 from .baselines import TestLocation, baseline_path, make_identifier
 from .capture import CaptureError, CaptureOptions, capture
 from .records import Outcome, SnapshotRecord
-from .settings import Mode, Settings, SettingsError, Tolerance, parse_timeout, resolve_tolerance
+from .settings import (
+    Mode,
+    Settings,
+    SettingsError,
+    Tolerance,
+    load_style,
+    parse_timeout,
+    resolve_tolerance,
+)
 from .verdict import BaselineCheck, Verdict, judge
 
 MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_page")
@@ -144,13 +152,7 @@ class Snapshot:
         requested = bool(full_page)
         if full_page is None:
             full_page = bool(self._marker_options.get("full_page", defaults.full_page))
-        if style is not None and style.strip().endswith(".css") and "{" not in style:
-            try:
-                style = Path(style).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise SnapshotMismatch(
-                    f"snapshot(style={style!r}): cannot read the CSS file ({exc.strerror})"
-                ) from exc
+        style = load_style(style, Path.cwd(), source="snapshot(style=...)")
         styles = [css for css in (defaults.style, style) if css]
         return CaptureOptions(
             full_page=full_page,

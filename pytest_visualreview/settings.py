@@ -336,19 +336,19 @@ def validate_template(template: str) -> None:
         )
 
 
-def load_style(value: str | None, rootdir: Path) -> str | None:
-    """CSS text, or a path (relative to rootdir) to a .css file whose text is used."""
+def load_style(value: str | None, base: Path, source: str = "visual_review_style") -> str | None:
+    """CSS text, or a path (relative to `base`) to a .css file whose text is used."""
     if not value:
         return None
     if value.strip().endswith(".css") and "{" not in value:
         path = Path(value.strip())
         if not path.is_absolute():
-            path = rootdir / path
+            path = base / path
         try:
             return path.read_text(encoding="utf-8")
         except OSError as exc:
             raise SettingsError(
-                f"visual_review_style: cannot read CSS file {path} ({exc.strerror}); "
+                f"{source}: cannot read CSS file {path} ({exc.strerror}); "
                 "give CSS text or the path of an existing .css file"
             ) from exc
     return value

@@ -107,10 +107,14 @@ def test_invalid_marker_and_call_values(project):
 
         def test_bad_call(snapshot):
             snapshot(np.zeros((4, 4, 3), dtype=np.uint8), "x", threshold=-1)
+
+        def test_missing_css(snapshot):
+            snapshot(np.zeros((4, 4, 3), dtype=np.uint8), "x", style="nowhere.css")
         """
     )
     result = project.run("--visual-review")
-    result.assert_outcomes(failed=1, errors=1)
+    result.assert_outcomes(failed=2, errors=1)
+    result.stdout.fnmatch_lines(["*snapshot(style=...): cannot read CSS file *nowhere.css*give CSS text or the path*"])
     result.stdout.fnmatch_lines(["*unknown option(s) ?'treshold'?; it takes threshold*"])
     result.stdout.fnmatch_lines(["*snapshot(): threshold must be between 0 and 1, got -1*"])
 

@@ -47,10 +47,15 @@ class TestLocation:
         return Path(self.file_path).stem
 
     @property
+    def file_prefix(self) -> str:
+        """Every identifier of a test in this file starts with this."""
+        return f"{_part(self.file_stem)}--"
+
+    @property
     def identifier_prefix(self) -> str:
         """Every identifier of this test starts with this; used to protect the baselines of
-        tests that did not run to the end from being called obsolete."""
-        return f"{_part(self.file_stem)}--{_part(self.test_name)}--"
+        tests that did not run to the end (or were deselected) from being called obsolete."""
+        return f"{self.file_prefix}{_part(self.test_name)}--"
 
 
 def make_identifier(location: TestLocation, name: str) -> str:
@@ -79,32 +84,47 @@ def find_obsolete(
     rootdir: Path,
     test_files: Iterable[str],
     produced: set[Path],
-    protected_prefixes: Iterable[str],
+    protected_prefixes: Iterable[str] = (),
+    finished_prefixes: Iterable[str] = (),
 ) -> list[Path]:
-    """Baseline files in the baseline folders of `test_files` that no snapshot of this session
-    produced. Files whose name starts with a protected prefix (tests that did not run to the end)
-    are never obsolete, because we cannot know which snapshots those tests would have taken."""
-    prefixes = tuple(protected_prefixes)
+    """Baseline files in the baseline folders of `test_files` that no collected test could have
+    produced.
+
+    A file this session did not produce is obsolete when it belongs to a test that ran to its end
+    (a prefix in `finished_prefixes`: a renamed or removed snapshot), or to no test we know of
+    (a renamed test), or sits in the folder of a deleted test file. Files of tests whose snapshots
+    we cannot know are kept: tests that were collected but did not run to their end or were
+    deselected (-k, -m, --lf) and every test of a file collected only in part (`file.py::test`),
+    all under `protected_prefixes`; and, in a folder several test files share, those of files
+    that were not collected."""
+    protected = tuple(protected_prefixes)
+    finished = tuple(finished_prefixes)
+    files = tuple(TestLocation(file_path, "").file_prefix for file_path in test_files)
     folders: set[Path] = set()
+    orphaned: set[Path] = set()  # per-file folders whose test file is gone
     for file_path in test_files:
         location = TestLocation(file_path, "x")
         folder = baseline_path(template, rootdir, location, "x").parent
         folders.add(folder)
         if folder.name == location.file_stem and folder.parent.is_dir():
-            # Per-file folders: a folder whose test file is gone is obsolete as a whole.
             test_dir = (rootdir / file_path).parent
-            folders.update(
+            orphaned.update(
                 sibling
                 for sibling in folder.parent.iterdir()
                 if sibling.is_dir() and not (test_dir / f"{sibling.name}.py").exists()
             )
     produced_resolved = {path.resolve() for path in produced}
     obsolete = []
-    for folder in sorted(folders):
+    for folder in sorted(folders | orphaned):
         if not folder.is_dir():
             continue
         for candidate in sorted(folder.glob("*.png")):
-            if candidate.resolve() in produced_resolved or candidate.name.startswith(prefixes):
+            name = candidate.name
+            if folder not in orphaned and (
+                not name.startswith(files)  # a file not collected shares this folder
+                or (name.startswith(protected) and not name.startswith(finished))
+            ):
                 continue
-            obsolete.append(candidate)
+            if candidate.resolve() not in produced_resolved:
+                obsolete.append(candidate)
     return obsolete

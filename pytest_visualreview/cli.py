@@ -3,7 +3,8 @@
 Each subcommand is one ``add_<name>(subparsers)`` function that declares its arguments and sets
 ``func`` to the handler; :data:`COMMANDS` lists them in help order. Handlers that need the server
 extra are referenced by dotted name and imported only when run (:func:`lazy`), so the plugin's own
-commands work without fastapi/uvicorn installed. Grouped commands (``token create``, ``repo
+commands work without fastapi/uvicorn installed; without the extra a server command says so in
+one line (:data:`SERVER_EXTRA_MISSING`) and exits 2. Grouped commands (``token create``, ``repo
 create``, ``run create``) hang off :func:`group`, which returns the same group on every call so
 several ``add_*`` functions can extend one group.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -23,21 +25,28 @@ from .settings import DEFAULT_BASELINE_TEMPLATE
 
 Handler = Callable[[argparse.Namespace], int]
 
+SERVER_EXTRA_MISSING = "the review server needs its extra: pip install 'pytest-visualreview[server]'"
+#: The modules of the server extra (pyproject.toml), checked before a server command is imported.
+SERVER_EXTRA_MODULES = ("fastapi", "uvicorn", "multipart", "zstandard")
+
+
+def server_extra_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in SERVER_EXTRA_MODULES)
+
 
 def lazy(target: str) -> Handler:
-    """A handler that imports ``module:function`` on first call (keeps extras optional)."""
+    """A handler that imports ``module:function`` on first call (keeps extras optional).
+
+    A target in the server package first checks that the server extra is installed, so a user
+    without it reads one line saying what to install instead of an import traceback."""
     module_name, _, function_name = target.partition(":")
+    needs_server = module_name.startswith(f"{__package__}.server")
 
     def handler(args: argparse.Namespace) -> int:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            print(
-                f"visualreview {args.command}: needs the server extra "
-                f"(pip install 'pytest-visualreview[server]'): {exc}",
-                file=sys.stderr,
-            )
+        if needs_server and not server_extra_installed():
+            print(SERVER_EXTRA_MISSING, file=sys.stderr)
             return 2
+        module = importlib.import_module(module_name)
         return int(getattr(module, function_name)(args) or 0)
 
     return handler

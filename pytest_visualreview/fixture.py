@@ -8,22 +8,26 @@ or (with --approve) accepts the new pixels as the baseline.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import difflib
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
 from . import imaging
-from .baselines import TestLocation, baseline_path, make_identifier
-from .capture import CaptureError, CaptureOptions, capture
+from .baselines import IdentifierError, TestLocation, baseline_path, make_identifier
+from .capture import CaptureError, CaptureOptions, capture, is_playwright_target
 from .records import Outcome, SnapshotRecord
+from .report import REPLACED_UNREADABLE, format_percent
 from .settings import (
     Mode,
     Settings,
     SettingsError,
     Tolerance,
     load_style,
+    parse_mask_color,
     parse_timeout,
     resolve_tolerance,
 )
@@ -33,7 +37,34 @@ MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_
 
 
 class SnapshotMismatch(AssertionError):
-    """A snapshot differs from its baseline, has none, or could not be taken."""
+    """A snapshot differs from its baseline, has none, or could not be taken: a visual failure."""
+
+
+class SnapshotUsageError(ValueError):
+    """snapshot() was called wrongly (a bad option value, a duplicate name, a target that is not
+    an image): a mistake in the test, not a visual failure, so it is not an AssertionError."""
+
+
+class UnknownOptionError(SnapshotUsageError, TypeError):
+    """snapshot() got a keyword it does not take (also a TypeError, as Python would raise)."""
+
+
+class SnapshotOptions(TypedDict, total=False):
+    """The keyword options of snapshot(); see docs/configuration.md."""
+
+    threshold: float | None
+    max_diff_pixels: int | None
+    max_diff_pixel_ratio: float | None
+    full_page: bool | None
+    clip: dict[str, float] | None
+    mask: Sequence[Any]
+    mask_color: str | None
+    style: str | None
+    omit_background: bool
+    timeout: float | None
+
+
+CALL_OPTIONS = tuple(SnapshotOptions.__annotations__)
 
 
 class Snapshot:
@@ -53,8 +84,8 @@ class Snapshot:
     ) -> None:
         unknown = set(marker_options) - set(MARKER_OPTIONS)
         if unknown:
-            raise SnapshotMismatch(
-                f"@pytest.mark.visual_review got unknown option(s) {sorted(unknown)}; "
+            raise SnapshotUsageError(
+                f"{nodeid}: @pytest.mark.visual_review got unknown option(s) {sorted(unknown)}; "
                 f"it takes {', '.join(MARKER_OPTIONS)}"
             )
         self._settings = settings
@@ -67,102 +98,121 @@ class Snapshot:
         self._taken: set[str] = set()
 
     def __call__(
-        self,
-        target: Any,
-        name: str | None = None,
-        *,
-        threshold: float | None = None,
-        max_diff_pixels: int | None = None,
-        max_diff_pixel_ratio: float | None = None,
-        full_page: bool | None = None,
-        clip: dict[str, float] | None = None,
-        mask: Sequence[Any] = (),
-        mask_color: str | None = None,
-        style: str | None = None,
-        omit_background: bool = False,
-        timeout: float | None = None,
+        self, target: Any, name: str | None = None, **options: Unpack[SnapshotOptions]
     ) -> SnapshotRecord | None:
         """Compare `target` (Page, Locator, ElementHandle, PIL image, array, PNG bytes or path)
         with its baseline. Returns the record, or None when visual review is off."""
         __tracebackhide__ = True
+        self._check_option_names(options)
         if not self._settings.enabled:
             return None
         if name is None:
             self._unnamed += 1
             name = str(self._unnamed)
-        identifier = make_identifier(self._location, name)
-        if identifier in self._taken:
-            raise SnapshotMismatch(
-                f"snapshot name {name!r} is used twice in {self._nodeid}; give each snapshot in "
-                "a test its own name, e.g. snapshot(page, 'after-login')"
-            )
-        self._taken.add(identifier)
-        self._claim(identifier, self._nodeid)
+        label = f"snapshot {name!r} in {self._nodeid}"
         try:
-            tolerance = self._tolerance(threshold, max_diff_pixels, max_diff_pixel_ratio)
-            options = self._capture_options(
-                full_page, clip, mask, mask_color, style, omit_background, timeout
-            )
-        except SettingsError as exc:
-            raise SnapshotMismatch(str(exc)) from None
+            identifier = make_identifier(self._location, name)
+            if identifier in self._taken:
+                raise IdentifierError(
+                    f"the name {name!r} is used twice in this test; give each snapshot in a test "
+                    "its own name, e.g. snapshot(page, 'after-login')"
+                )
+            self._taken.add(identifier)
+            self._claim(identifier, self._nodeid)
+            tolerance = self._tolerance(options)
+            capture_options = self._capture_options(options)
+        except (IdentifierError, SettingsError) as exc:
+            raise SnapshotUsageError(f"{label}: {exc}") from None
+        _check_target(target, label)
         baseline_file = baseline_path(
             self._settings.baseline_template, self._settings.rootdir, self._location, identifier
         )
         base = _Base(self._nodeid, name, identifier, str(baseline_file))
         try:
-            expected = imaging.read_png(baseline_file) if baseline_file.exists() else None
+            expected, replacing = self._read_baseline(baseline_file)
             check = BaselineCheck(expected, tolerance) if expected is not None else None
             shot = capture(
                 target,
-                options,
+                capture_options,
                 matches_baseline=check.matches if check is not None else None,
                 name=f"snapshot {name!r}",
             )
-        except (CaptureError, imaging.ImageError) as exc:
+        except CaptureError as exc:
+            if isinstance(exc.__cause__, imaging.UnsupportedImageSource):
+                raise SnapshotUsageError(f"{label}: {exc.__cause__}") from None
+            raise self._failure(base.error(str(exc))) from None
+        except imaging.ImageError as exc:
             raise self._failure(base.error(str(exc))) from None
         verdict = judge(check, shot.rgba)
         record = self._finish(base, expected, shot.rgba, verdict, tolerance, shot.metadata)
+        if replacing:
+            record = dataclasses.replace(
+                record,
+                message=f"snapshot {name!r}: {REPLACED_UNREADABLE} ({replacing}): "
+                f"{record.baseline_path}",
+            )
         if record.failed:
             raise self._failure(record)
         self._record(record)
         return record
 
+    def _check_option_names(self, options: Mapping[str, object]) -> None:
+        """Python's own TypeError names neither the right option nor where it is documented."""
+        for option in options:
+            if option not in CALL_OPTIONS:
+                close = difflib.get_close_matches(option, CALL_OPTIONS, n=1)
+                hint = f"did you mean {close[0]}=? " if close else ""
+                raise UnknownOptionError(
+                    f"snapshot() in {self._nodeid} got an unknown option {option}=; {hint}"
+                    f"it takes {', '.join(CALL_OPTIONS)} (docs/configuration.md)"
+                )
+
+    def _read_baseline(self, path: Path) -> tuple[np.ndarray | None, str]:
+        """The baseline's pixels (None: there is none), and why it is being replaced ('' if not).
+
+        With --approve an unreadable baseline is replaced like a missing one: telling the user to
+        approve and then refusing would leave deleting the file by hand as the only way out."""
+        if not path.exists():
+            return None, ""
+        try:
+            return imaging.read_png(path), ""
+        except imaging.ImageError as exc:
+            if self._settings.mode is Mode.APPROVE:
+                return None, str(exc)
+            raise
+
     # -- resolution -------------------------------------------------------------------------
 
-    def _tolerance(
-        self, threshold: float | None, pixels: int | None, ratio: float | None
-    ) -> Tolerance:
+    def _tolerance(self, options: SnapshotOptions) -> Tolerance:
         marked = resolve_tolerance(
             self._settings.tolerance, self._marker_options, "@pytest.mark.visual_review"
         )
-        call = {"threshold": threshold, "max_diff_pixels": pixels, "max_diff_pixel_ratio": ratio}
+        call = {
+            key: options.get(key) for key in ("threshold", "max_diff_pixels", "max_diff_pixel_ratio")
+        }
         return resolve_tolerance(marked, call, "snapshot()")
 
-    def _capture_options(
-        self,
-        full_page: bool | None,
-        clip: dict[str, float] | None,
-        mask: Sequence[Any],
-        mask_color: str | None,
-        style: str | None,
-        omit_background: bool,
-        timeout: float | None,
-    ) -> CaptureOptions:
+    def _capture_options(self, options: SnapshotOptions) -> CaptureOptions:
         defaults = self._settings.capture
+        full_page = options.get("full_page")
         requested = bool(full_page)
         if full_page is None:
             full_page = bool(self._marker_options.get("full_page", defaults.full_page))
-        style = load_style(style, Path.cwd(), source="snapshot(style=...)")
+        style = load_style(options.get("style"), Path.cwd(), source="snapshot(style=...)")
         styles = [css for css in (defaults.style, style) if css]
+        mask_color = options.get("mask_color")
+        timeout = options.get("timeout")
         return CaptureOptions(
             full_page=full_page,
             full_page_requested=requested,
-            clip=clip,
-            mask=tuple(mask),
+            clip=options.get("clip"),
+            mask=tuple(options.get("mask", ())),
             mask_selectors=defaults.mask_selectors,
-            mask_color=mask_color or defaults.mask_color,
+            mask_color=parse_mask_color(mask_color, "snapshot(mask_color=...)")
+            if mask_color is not None
+            else defaults.mask_color,
             style="\n".join(styles) or None,
-            omit_background=omit_background,
+            omit_background=bool(options.get("omit_background", False)),
             timeout=parse_timeout(timeout, "snapshot(timeout=...)")
             if timeout is not None
             else defaults.timeout,
@@ -245,6 +295,23 @@ class _Base:
         return self.record(Outcome.ERROR, message=message)
 
 
+def _check_target(target: Any, label: str) -> None:
+    """A string or path is taken as a file name; one that names no file is a mistake in the test
+    (often PNG data passed as text, or a path relative to another folder)."""
+    if isinstance(target, (str, os.PathLike)) and not is_playwright_target(target):
+        try:
+            exists = Path(target).is_file()
+        except OSError:  # e.g. a name too long for the file system
+            exists = False
+        if not exists:
+            shown = str(target) if len(str(target)) <= 80 else str(target)[:77] + "..."
+            raise SnapshotUsageError(
+                f"{label}: {shown!r} is neither an existing file (looked in {Path.cwd()}) nor PNG "
+                "bytes; pass the path of a PNG file, PNG bytes (not str), a PIL image, a uint8 "
+                "numpy array or a Playwright page/locator"
+            )
+
+
 def _write(path: Path, data: bytes) -> str:
     try:
         imaging.write_atomic(path, data)
@@ -257,14 +324,19 @@ def _write(path: Path, data: bytes) -> str:
 
 
 def _with_message(record: SnapshotRecord, tolerance: Tolerance) -> SnapshotRecord:
-    """Attach the message a person reads in the terminal for a new or changed snapshot."""
-    label = f"snapshot {record.name!r} ({record.identifier})"
+    """Attach the message a person reads in the terminal for a new or changed snapshot.
+
+    Its first line is the verdict, starting with the snapshot's name: pytest's short test summary
+    shows only that line, cut to the terminal width."""
+    label = f"snapshot {record.name!r}"
     if record.approved:
         verb = "accepted as the new baseline" if record.outcome is Outcome.CHANGED else "new baseline"
         return dataclasses.replace(record, message=f"{label}: {verb}: {record.baseline_path}")
-    images = [
+    details = [f"  {'id':9}{record.identifier} (threshold {tolerance.threshold:g})"]
+    details += [
         f"  {kind:9}{path}"
         for kind, path in (
+            ("baseline", record.baseline_path if record.outcome is Outcome.NEW else None),
             ("expected", record.expected_path),
             ("actual", record.actual_path),
             ("diff", record.diff_path),
@@ -272,21 +344,17 @@ def _with_message(record: SnapshotRecord, tolerance: Tolerance) -> SnapshotRecor
         if path
     ]
     if record.outcome is Outcome.NEW:
-        head = (
-            f"no baseline for {label}; run with --approve to accept it "
-            f"(it will be written to {record.baseline_path})"
-        )
+        head = f"{label} is new: no baseline yet; run with --approve to accept it"
     elif record.size_mismatch and record.expected_size:
         (ew, eh), (aw, ah) = record.expected_size, (record.width, record.height)
         head = (
             f"{label} changed size: expected {ew}×{eh}, got {aw}×{ah} "
-            f"({record.diff_pixel_count} pixels differ in the padded comparison)"
+            f"({record.diff_pixel_count} px differ in the padded comparison)"
         )
     else:
         head = (
-            f"{label} differs from its baseline: {record.diff_pixel_count} pixels "
-            f"({(record.diff_ratio or 0) * 100:.2f}%) differ, {record.allowed_diff_pixels} allowed "
-            f"(threshold {tolerance.threshold:g})"
+            f"{label} differs: {record.diff_pixel_count} px "
+            f"({format_percent(record.diff_ratio)}), {record.allowed_diff_pixels} allowed"
         )
     tail = "  accept with: pytest --approve" if record.outcome is Outcome.CHANGED else ""
-    return dataclasses.replace(record, message="\n".join([head, *images, tail]).rstrip())
+    return dataclasses.replace(record, message="\n".join([head, *details, tail]).rstrip())

@@ -41,6 +41,10 @@ class ImageError(ValueError):
     """An input that is not a usable image. The message names the input and what to do."""
 
 
+class UnsupportedImageSource(ImageError):
+    """A value of a type that is no image at all (a mistake in the caller, not a bad file)."""
+
+
 def content_hash(rgba: np.ndarray) -> str:
     """Lower-case hex BLAKE3 of the RGBA pixel bytes: PostHog's image identity.
 
@@ -57,7 +61,10 @@ def decode_png(data: bytes, *, name: str = "image") -> np.ndarray:
             "capture a smaller region (clip or a locator) instead of the whole page"
         )
     if not data.startswith(PNG_SIGNATURE):
-        raise ImageError(f"{name}: not a PNG file (bad signature); expected PNG bytes")
+        raise ImageError(
+            f"{name}: not a PNG file (bad signature); pass PNG bytes or a PNG file "
+            "(for a baseline: run with --approve to replace it)"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -178,7 +185,7 @@ def load_rgba(source: Any, *, name: str = "image") -> np.ndarray:
         return read_png(source)
     if isinstance(source, Image.Image):
         return pil_to_rgba(source, name=name)
-    raise ImageError(
+    raise UnsupportedImageSource(
         f"{name}: cannot use a {type(source).__module__}.{type(source).__qualname__} as an image; "
         "pass a Playwright Page/Locator/ElementHandle, PNG bytes, a path to a PNG, "
         "a PIL image or a uint8 numpy array"

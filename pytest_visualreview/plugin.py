@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from . import playwright_seam, report
-from .fixture import Snapshot
+from .fixture import Snapshot, SnapshotMismatch
 from .records import SnapshotRecord
 from .server_mode import ServerReport, submit_session
 from .session import WORKER_OUTPUT_KEY, SessionResult, VisualSession
@@ -76,7 +76,16 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from exc
     if reason := _selection_is_partial(config):
         session.note_partial(reason)
+    for file_path in _narrowed_files(config):
+        session.note_narrowed(file_path)
     config.pluginmanager.register(SessionHooks(session), "visualreview-session")
+    if any(config.pluginmanager.hasplugin(name) for name in ("xdist", "xdist.plugin")):
+        # Only now: pluggy rejects a hook it has no spec for, and pytest_testnodedown's spec
+        # comes from xdist (absent, or disabled with -p no:xdist).
+        config.pluginmanager.register(XdistHooks(session), "visualreview-xdist")
+    if not config.pluginmanager.hasplugin("syrupy"):
+        # Beside syrupy the name `snapshot` stays syrupy's; ours is always `visual_snapshot`.
+        config.pluginmanager.register(SnapshotFixture(), "visualreview-snapshot-fixture")
     if config.pluginmanager.hasplugin("playwright"):
         # Registered here (trylast) so our override sits above pytest-playwright's fixture and a
         # user's conftest override still sits above ours.
@@ -99,6 +108,22 @@ def _selection_is_partial(config: pytest.Config) -> str:
     return ""
 
 
+def _narrowed_files(config: pytest.Config) -> set[str]:
+    """Test files (rootdir-relative, as in node ids) named with `::` on the command line: their
+    other tests were never collected, so their baselines cannot be judged obsolete."""
+    files = set()
+    for arg in config.args:
+        file_part, sep, _ = str(arg).partition("::")
+        if not sep:
+            continue
+        path = (config.invocation_params.dir / file_part).resolve()
+        try:
+            files.add(path.relative_to(config.rootpath).as_posix())
+        except ValueError:
+            continue  # outside the rootdir: no baseline folder of ours
+    return files
+
+
 def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -119,11 +144,12 @@ class SessionHooks:
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         if items:
             self.visual.note_partial(f"{len(items)} tests were deselected")
+            self.visual.note_deselected([item.nodeid for item in items])
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if session.testsfailed:
             self.visual.note_partial("collection errors")
-        self.visual.test_files.update(item.nodeid.split("::")[0] for item in session.items)
+        self.visual.note_collected([item.nodeid for item in session.items])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed or report.skipped:
@@ -136,7 +162,30 @@ class SessionHooks:
         test_report = yield
         if call.when == "call":
             _attach_to_pytest_html(item, test_report)
+            if call.excinfo is not None and isinstance(call.excinfo.value, SnapshotMismatch):
+                _summary_line_is_the_verdict(test_report, call.excinfo.value)
         return test_report
+
+
+class XdistHooks:
+    """The xdist controller's side of the session: merge what each worker found."""
+
+    def __init__(self, visual: VisualSession) -> None:
+        self.visual = visual
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+        if output:
+            self.visual.merge_worker(output)
+
+
+def _summary_line_is_the_verdict(test_report: pytest.TestReport, exc: SnapshotMismatch) -> None:
+    """pytest's short summary shows the crash line, which starts with the exception's dotted
+    class name and is cut to the terminal width before the verdict; make it the verdict itself."""
+    crash = getattr(test_report.longrepr, "reprcrash", None)
+    first_line = next(iter(str(exc).splitlines()), "")
+    if crash is not None and first_line:
+        crash.message = first_line
 
 
 def _attach_to_pytest_html(item: pytest.Item, test_report: pytest.TestReport) -> None:
@@ -159,9 +208,8 @@ def _attach_to_pytest_html(item: pytest.Item, test_report: pytest.TestReport) ->
 # -- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def snapshot(request: pytest.FixtureRequest) -> Snapshot:
-    """Compare a Playwright page/locator or any image with its baseline (see docs/)."""
+def _snapshot(request: pytest.FixtureRequest) -> Snapshot:
+    """The fixture value behind both names: one Snapshot per test."""
     config = request.config
     visual = _session(config)
     marker = request.node.get_closest_marker("visual_review")
@@ -181,18 +229,21 @@ def snapshot(request: pytest.FixtureRequest) -> Snapshot:
 
 
 @pytest.fixture
-def visual_snapshot(snapshot: Snapshot) -> Snapshot:
-    """The same as `snapshot`, for projects where syrupy owns that name."""
-    return snapshot
+def visual_snapshot(request: pytest.FixtureRequest) -> Snapshot:
+    """Compare a Playwright page/locator or any image with its baseline (see docs/)."""
+    return _snapshot(request)
+
+
+class SnapshotFixture:
+    """`snapshot`, the short name, registered only where no other plugin (syrupy) owns it."""
+
+    @pytest.fixture
+    def snapshot(self, request: pytest.FixtureRequest) -> Snapshot:
+        """Compare a Playwright page/locator or any image with its baseline (see docs/)."""
+        return _snapshot(request)
 
 
 # -- session end -------------------------------------------------------------------------------
-
-
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
-    if output:
-        _session(node.config).merge_worker(output)
 
 
 @pytest.hookimpl(trylast=True)

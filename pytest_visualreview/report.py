@@ -28,6 +28,9 @@ __all__ = [
     "write_html_report",
 ]
 
+#: How the summary and a record's message say that --approve replaced a baseline it could not read.
+REPLACED_UNREADABLE = "replaced an unreadable baseline"
+
 #: The counts shown in the summary and the report, in this order. Approved records (new or
 #: changed snapshots accepted by --approve) count as approved only, not also as new/changed.
 COUNT_KEYS = ("unchanged", "changed", "new", "approved", "error", "obsolete")
@@ -112,6 +115,8 @@ def terminal_summary_lines(
             line += f": {record.message or 'error'}"
         else:  # approved
             kind = "new baseline" if record.outcome is Outcome.NEW else "baseline updated"
+            if REPLACED_UNREADABLE in (record.message or ""):
+                kind = REPLACED_UNREADABLE
             line += f": {kind}"
             if record.baseline_path:
                 line += f" {record.baseline_path}"

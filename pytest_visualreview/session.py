@@ -33,7 +33,10 @@ class VisualSession:
     settings: Settings
     records: list[SnapshotRecord] = field(default_factory=list)
     test_files: set[str] = field(default_factory=set)
+    collected_tests: set[str] = field(default_factory=set)  # node ids selected to run
     unfinished_tests: set[str] = field(default_factory=set)  # node ids that did not pass
+    deselected_tests: set[str] = field(default_factory=set)  # collected, then -k/-m/--lf dropped them
+    narrowed_files: set[str] = field(default_factory=set)  # only some tests collected (file::test)
     partial_reasons: list[str] = field(default_factory=list)
     _claimed: dict[str, str] = field(default_factory=dict)
 
@@ -69,7 +72,31 @@ class VisualSession:
 
     def unfinished_prefixes(self) -> set[str]:
         """Identifier prefixes of the tests that did not run to their end."""
-        return {TestLocation.from_nodeid(nodeid).identifier_prefix for nodeid in self.unfinished_tests}
+        return _prefixes(self.unfinished_tests)
+
+    def note_deselected(self, nodeids: list[str]) -> None:
+        self.deselected_tests.update(nodeids)
+
+    def note_narrowed(self, file_path: str) -> None:
+        """A test file of which only named tests were collected (`pytest tests/a.py::test_x`)."""
+        self.narrowed_files.add(file_path)
+
+    def note_collected(self, nodeids: list[str]) -> None:
+        self.collected_tests.update(nodeids)
+        self.test_files.update(nodeid.split("::")[0] for nodeid in nodeids)
+
+    def protected_prefixes(self) -> set[str]:
+        """Identifier prefixes a baseline may belong to without this session having produced
+        it: unfinished and deselected tests, and every test of a file collected only in part."""
+        return (
+            self.unfinished_prefixes()
+            | _prefixes(self.deselected_tests)
+            | {TestLocation(path, "").file_prefix for path in self.narrowed_files}
+        )
+
+    def finished_prefixes(self) -> set[str]:
+        """Identifier prefixes of the tests that ran to their end: their baselines are decided."""
+        return _prefixes(self.collected_tests - self.unfinished_tests)
 
     def note_partial(self, reason: str) -> None:
         if reason not in self.partial_reasons:
@@ -80,15 +107,17 @@ class VisualSession:
     def worker_output(self) -> dict[str, Any]:
         return {
             "records": [record.to_dict() for record in self.records],
-            "test_files": sorted(self.test_files),
+            "collected": sorted(self.collected_tests),
             "unfinished": sorted(self.unfinished_tests),
+            "deselected": sorted(self.deselected_tests),
             "partial_reasons": list(self.partial_reasons),
         }
 
     def merge_worker(self, output: dict[str, Any]) -> None:
         self.records.extend(SnapshotRecord.from_dict(data) for data in output["records"])
-        self.test_files.update(output["test_files"])
+        self.note_collected(output["collected"])
         self.unfinished_tests.update(output["unfinished"])
+        self.deselected_tests.update(output["deselected"])
         for reason in output["partial_reasons"]:
             self.note_partial(reason)
 
@@ -103,7 +132,8 @@ class VisualSession:
             self.settings.rootdir,
             self.test_files,
             produced,
-            self.unfinished_prefixes(),
+            protected_prefixes=self.protected_prefixes(),
+            finished_prefixes=self.finished_prefixes(),
         )
         deleted: list[Path] = []
         if self.settings.mode is Mode.APPROVE and not self.partial_reasons and not duplicates:
@@ -132,3 +162,7 @@ class VisualSession:
                     f"{record.nodeid}; rename one of the snapshots"
                 )
         return errors
+
+
+def _prefixes(nodeids: set[str]) -> set[str]:
+    return {TestLocation.from_nodeid(nodeid).identifier_prefix for nodeid in nodeids}

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-DEFAULT_BASELINE_TEMPLATE = "{test_dir}/__snapshots__/{test_file_stem}/{identifier}.png"
+#: `__visual_snapshots__`, not `__snapshots__`: that folder is syrupy's, and its --snapshot-update
+#: deletes files it does not know there.
+DEFAULT_BASELINE_TEMPLATE = "{test_dir}/__visual_snapshots__/{test_file_stem}/{identifier}.png"
 DEFAULT_OUTPUT_DIR = ".visual-review"
 DEFAULT_THRESHOLD = 0.1
 DEFAULT_TIMEOUT = 5.0
@@ -194,11 +197,16 @@ def resolve_tolerance(base: Tolerance, overrides: dict[str, Any], source: str) -
 
 
 def from_pytest_config(config: Any) -> Settings:
-    """Build the session's Settings from a pytest Config (command line, then ini)."""
+    """Build the session's Settings from a pytest Config (command line, then ini).
+
+    Without --visual-review/--approve nothing is read or validated (no style file, no
+    snapshots.yml, no ini value): installing the plugin must never fail somebody's suite."""
     approve = bool(config.getoption("visual_review_approve"))
     check = bool(config.getoption("visual_review"))
     mode = Mode.APPROVE if approve else Mode.CHECK if check else Mode.OFF
     rootdir = Path(config.rootpath)
+    if mode is Mode.OFF:
+        return Settings(mode=mode, rootdir=rootdir)
 
     def ini(name: str) -> Any:
         return config.getini(name)
@@ -221,13 +229,16 @@ def from_pytest_config(config: Any) -> Settings:
         "ini option visual_review_{key}",
     )
     timeout_text = ini("visual_review_timeout")
+    mask_color = ini("visual_review_mask_color")
     capture = CaptureDefaults(
         full_page=bool(ini("visual_review_full_page")),
         timeout=parse_timeout(timeout_text, "ini option visual_review_timeout")
         if timeout_text
         else DEFAULT_TIMEOUT,
         mask_selectors=tuple(s for s in ini("visual_review_mask") if s.strip()),
-        mask_color=ini("visual_review_mask_color") or DEFAULT_MASK_COLOR,
+        mask_color=parse_mask_color(mask_color, "ini option visual_review_mask_color")
+        if mask_color
+        else DEFAULT_MASK_COLOR,
         style=load_style(ini("visual_review_style") or None, rootdir),
     )
     server, notes = server_settings(
@@ -242,7 +253,7 @@ def from_pytest_config(config: Any) -> Settings:
         baseline_template=template,
         tolerance=tolerance,
         capture=capture,
-        server=server if mode is not Mode.OFF else None,
+        server=server,
         notes=notes,
     )
 
@@ -352,6 +363,36 @@ def load_style(value: str | None, base: Path, source: str = "visual_review_style
                 "give CSS text or the path of an existing .css file"
             ) from exc
     return value
+
+
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+_FUNCTIONAL_COLOR = re.compile(
+    r"(?:rgba?|hsla?|hwb|lab|lch|oklab|oklch|color)\(\s*[-+0-9a-zA-Z.%,/\s]+\)", re.IGNORECASE
+)
+
+
+def parse_mask_color(value: Any, source: str) -> str:
+    """A CSS colour the browser will paint: a wrong one would make the mask invisible and let
+    the masked content (a clock, a random number) into the baseline."""
+    from PIL import ImageColor  # its table is CSS's 148 named colours
+
+    text = value.strip() if isinstance(value, str) else ""
+    if text.lower() == "transparent":
+        raise SettingsError(
+            f"{source}: mask colour {value!r} would hide nothing; give an opaque CSS colour "
+            f"such as {DEFAULT_MASK_COLOR} or magenta"
+        )
+    known = (
+        text.lower() in ImageColor.colormap
+        or _HEX_COLOR.fullmatch(text)
+        or _FUNCTIONAL_COLOR.fullmatch(text)
+    )
+    if not known:
+        raise SettingsError(
+            f"{source}: {value!r} is not a CSS colour; give a name (magenta), #rgb, #rrggbb, "
+            f"#rrggbbaa or rgb(...)/hsl(...), e.g. {DEFAULT_MASK_COLOR}"
+        )
+    return text
 
 
 def _parse_number(value: Any, source: str, kind: type) -> Any:

@@ -5,5 +5,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check pytest_visualreview tests benchmarks examples
 .venv/bin/mypy
-# --visual-review: the review pages are checked with our own snapshot fixture (tests/ui/__snapshots__).
+# --visual-review: the review pages are checked with our own snapshot fixture (tests/ui/__visual_snapshots__).
 exec .venv/bin/python -m pytest -n 2 --dist loadgroup --visual-review "$@"

@@ -85,7 +85,7 @@ class Project:
         return self.pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
 
     def baselines(self, stem: str = "test_visual") -> list[str]:
-        folder = self.root / "__snapshots__" / stem
+        folder = self.root / "__visual_snapshots__" / stem
         return sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
 
     @property

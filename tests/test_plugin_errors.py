@@ -14,7 +14,7 @@ def test_unknown_target_type(project):
     )
     result = project.run("--visual-review")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*cannot use a builtins.dict as an image; pass a Playwright*"])
+    result.stdout.fnmatch_lines(["*SnapshotUsageError: snapshot 'dict' in test_visual.py::test_bad: *cannot use a builtins.dict as an image; pass a Playwright*"])
 
 
 def test_locator_matching_nothing_and_zero_size_element(project):
@@ -40,7 +40,8 @@ def test_locator_matching_nothing_and_zero_size_element(project):
     result.stdout.fnmatch_lines(["*locator 'div' matched 3 elements; narrow it to one*"])
 
 
-def test_corrupt_baseline_names_the_file_and_is_kept(project):
+@pytest.mark.parametrize("damage", ["truncated", "bad signature"])
+def test_unreadable_baseline_fails_and_approve_replaces_it(project, damage):
     project.write_tests(
         """
         def test_chart(snapshot):
@@ -49,14 +50,20 @@ def test_corrupt_baseline_names_the_file_and_is_kept(project):
         """
     )
     project.run("--approve").assert_outcomes(passed=1)
-    baseline = project.root / "__snapshots__" / "test_visual" / "test_visual--test_chart--chart.png"
-    corrupt = baseline.read_bytes()[:40]
+    baseline = project.root / "__visual_snapshots__" / "test_visual" / "test_visual--test_chart--chart.png"
+    good = baseline.read_bytes()
+    corrupt = good[:40] if damage == "truncated" else b"GIF89a" + good[6:]
     baseline.write_bytes(corrupt)
-    for mode in ("--visual-review", "--approve"):
-        result = project.run(mode)
-        result.assert_outcomes(failed=1)
-        result.stdout.fnmatch_lines([f"*{baseline}: cannot decode PNG*delete it and re-create it*"])
-        assert baseline.read_bytes() == corrupt  # never overwritten behind the user's back
+    result = project.run("--visual-review")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*{baseline}: *run with --approve*"])
+    assert baseline.read_bytes() == corrupt  # a check run never touches a baseline
+
+    approve = project.run("--approve")
+    approve.assert_outcomes(passed=1)
+    approve.stdout.fnmatch_lines([f"*APPROVED*test_visual--test_chart--chart*: replaced an unreadable baseline {baseline}"])
+    assert baseline.read_bytes() == good  # the same pixels, encoded the same way
+    project.run("--visual-review").assert_outcomes(passed=1)
 
 
 def test_duplicate_names(project):
@@ -72,7 +79,41 @@ def test_duplicate_names(project):
     )
     result = project.run("--approve")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*snapshot name 'same' is used twice in*give each snapshot*"])
+    result.stdout.fnmatch_lines(["*SnapshotUsageError: snapshot 'same' in test_visual.py::test_twice: the name 'same' is used twice*give each snapshot*"])
+
+
+def test_wrong_calls_are_usage_errors_that_name_the_option_and_the_test(project):
+    project.write_tests(
+        """
+        import numpy as np
+        import pytest
+        from pytest_visualreview.fixture import SnapshotUsageError
+
+        IMAGE = np.zeros((4, 4, 3), dtype=np.uint8)
+
+        def test_typo(snapshot):
+            with pytest.raises(TypeError) as caught:
+                snapshot(IMAGE, "x", fullpage=True)
+            assert isinstance(caught.value, SnapshotUsageError)
+            raise caught.value
+
+        def test_string(snapshot):
+            snapshot("charts/missing.png", "chart")
+
+        def test_mask_color(snapshot):
+            snapshot(IMAGE, "x", mask_color="#12345")
+
+        def test_off_is_still_checked_for_typos(snapshot):
+            pass
+        """
+    )
+    result = project.run("--visual-review")
+    result.assert_outcomes(failed=3, passed=1)
+    result.stdout.fnmatch_lines(["*UnknownOptionError: snapshot() in test_visual.py::test_typo got an unknown option fullpage=; did you mean full_page=? it takes threshold*"])
+    result.stdout.fnmatch_lines(["*SnapshotUsageError: snapshot 'chart' in test_visual.py::test_string: 'charts/missing.png' is neither an existing file*nor PNG bytes; pass the path of a PNG file*"])
+    result.stdout.fnmatch_lines(["*SnapshotUsageError: snapshot 'x' in test_visual.py::test_mask_color: snapshot(mask_color=...): '#12345' is not a CSS colour; give a name*"])
+    # A typo is caught even when visual review is off: Python itself would refuse the keyword.
+    project.run().assert_outcomes(failed=1, passed=3)
 
 
 @pytest.mark.parametrize(
@@ -85,11 +126,19 @@ def test_duplicate_names(project):
         ("visual_review_baseline_template = {test_dir}/{identifier}/x.png",
          "*must end in a file name containing {identifier}*"),
         ("visual_review_style = missing.css", "*cannot read CSS file*missing.css*"),
+        ("visual_review_mask_color = notacolor",
+         "*ini option visual_review_mask_color: 'notacolor' is not a CSS colour; give a name (magenta)*"),
+        ("visual_review_mask_color = #12345", "*'#12345' is not a CSS colour*"),
+        ("visual_review_mask_color = transparent", "*would hide nothing; give an opaque CSS colour*"),
+        ("visual_review_url = http://127.0.0.1:9", "*VISUAL_REVIEW_TOKEN is not*"),
     ],
 )
-def test_invalid_ini_values(project, ini, message):
+def test_invalid_ini_values(project, ini, message, monkeypatch):
+    monkeypatch.delenv("VISUAL_REVIEW_TOKEN", raising=False)
     project.pytester.makeini(f"[pytest]\n{ini}\n")
     project.write_tests("def test_nothing(snapshot):\n    pass\n")
+    # Opt-in: without --visual-review nothing is read or validated.
+    project.run().assert_outcomes(passed=1)
     result = project.run("--visual-review")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
@@ -117,6 +166,28 @@ def test_invalid_marker_and_call_values(project):
     result.stdout.fnmatch_lines(["*snapshot(style=...): cannot read CSS file *nowhere.css*give CSS text or the path*"])
     result.stdout.fnmatch_lines(["*unknown option(s) ?'treshold'?; it takes threshold*"])
     result.stdout.fnmatch_lines(["*snapshot(): threshold must be between 0 and 1, got -1*"])
+
+
+def test_a_malformed_snapshots_yml_matters_only_to_visual_runs(project):
+    (project.root / "snapshots.yml").write_text("snapshots: [unclosed\n", encoding="utf-8")
+    project.write_tests("def test_nothing(snapshot):\n    pass\n")
+    project.run().assert_outcomes(passed=1)
+    result = project.run("--visual-review")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*snapshots.yml: not valid YAML*", "*fix or delete the file"])
+
+
+def test_valid_css_colours_are_accepted(project):
+    project.write_tests(
+        """
+        import numpy as np
+
+        def test_colours(snapshot):
+            for i, colour in enumerate(["magenta", "#f0f", "#FF00FF80", "rgb(255 0 255 / 50%)", "hsl(300, 100%, 50%)"]):
+                snapshot(np.zeros((4, 4, 3), dtype=np.uint8), str(i), mask_color=colour)
+        """
+    )
+    project.run("--approve").assert_outcomes(passed=1)
 
 
 def test_unwritable_output_folder(project):

@@ -28,8 +28,8 @@ def test_new_then_approve_then_clean_then_changed(project):
 
     first = project.run("--visual-review")
     first.assert_outcomes(failed=1)
-    first.stdout.fnmatch_lines(["*no baseline for snapshot '1' (test_visual--test_page-chromium--1)*"])
-    first.stdout.fnmatch_lines(["*run with --approve to accept it*"])
+    first.stdout.fnmatch_lines(["*snapshot '1' is new: no baseline yet; run with --approve to accept it"])
+    first.stdout.fnmatch_lines(["*id*test_visual--test_page-chromium--1 (threshold 0.1)"])
     assert (project.output / "images" / "test_visual--test_page-chromium--1" / "actual.png").is_file()
     assert project.baselines() == []  # nothing is accepted without --approve
 
@@ -40,7 +40,7 @@ def test_new_then_approve_then_clean_then_changed(project):
         "test_visual--test_page-chromium--box.png",
     ]
     approve.stdout.fnmatch_lines(["*APPROVED*test_visual--test_page-chromium--box*new baseline*"])
-    box = project.root / "__snapshots__" / "test_visual" / "test_visual--test_page-chromium--box.png"
+    box = project.root / "__visual_snapshots__" / "test_visual" / "test_visual--test_page-chromium--box.png"
     assert imaging.read_png(box).shape == (60, 120, 4)
     stamp = box.stat().st_mtime_ns
 
@@ -56,8 +56,10 @@ def test_new_then_approve_then_clean_then_changed(project):
     changed = project.run("--visual-review")
     changed.assert_outcomes(failed=1)
     text = changed.stdout.str()
-    match = re.search(r"differs from its baseline: (\d+) pixels \(([\d.]+)%\) differ, 0 allowed", text)
+    match = re.search(r"snapshot '1' differs: (\d+) px \(([\d.]+)%\), 0 allowed", text)
     assert match, text
+    # The short test summary starts with the verdict, not the exception's dotted class name.
+    changed.stdout.fnmatch_lines(["FAILED test_visual.py::test_page[chromium] - snapshot '1' differs: *"])
     assert int(match.group(1)) == 120 * 60  # exactly the box changed colour
     diff_png = project.output / "images" / "test_visual--test_page-chromium--1" / "diff.png"
     assert diff_png.is_file()
@@ -147,7 +149,7 @@ def test_image_targets(project):
     project.run("--approve").assert_outcomes(passed=1)
     names = project.baselines()
     assert names == [f"test_visual--test_images--{n}.png" for n in ("array", "bytes", "path", "pil")]
-    hashes = {imaging.content_hash(imaging.read_png(project.root / "__snapshots__" / "test_visual" / n))
+    hashes = {imaging.content_hash(imaging.read_png(project.root / "__visual_snapshots__" / "test_visual" / n))
               for n in names}
     assert len(hashes) == 1  # one image, four ways in: one identity
     project.run("--visual-review").assert_outcomes(passed=1)
@@ -168,7 +170,7 @@ def test_masks_and_animations_make_live_pages_stable(project):
     for _ in range(2):
         project.run("--visual-review").assert_outcomes(passed=1)
     masked = imaging.read_png(
-        project.root / "__snapshots__" / "test_visual" / "test_visual--test_live-chromium--masked-by-call.png"
+        project.root / "__visual_snapshots__" / "test_visual" / "test_visual--test_live-chromium--masked-by-call.png"
     )
     assert masked[40, 70].tolist() == [255, 0, 255, 255]  # the box is painted over in mask colour
 

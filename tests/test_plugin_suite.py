@@ -41,6 +41,29 @@ def test_obsolete_baselines_listed_and_pruned_only_on_whole_runs(project):
     assert project.baselines() == ["test_visual--test_a--one.png", "test_visual--test_b--three.png"]
 
 
+def test_subsets_do_not_call_the_baselines_of_other_tests_obsolete(project):
+    project.write_tests(TWO_TESTS)
+    project.run("--approve").assert_outcomes(passed=2)
+    for subset in (["-k", "test_a"], ["test_visual.py::test_a"], ["-m", "not slow", "--deselect", "test_visual.py::test_b"]):
+        result = project.run("--visual-review", *subset)
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["*2 unchanged*, 0 obsolete"])
+        result.stdout.no_fnmatch_line("*three.png*")
+    # A baseline no collected test could have produced is still listed in a subset run.
+    stray = project.root / "__visual_snapshots__" / "test_visual" / "test_visual--test_renamed--1.png"
+    stray.write_bytes((project.root / "__visual_snapshots__" / "test_visual" / "test_visual--test_b--three.png").read_bytes())
+    result = project.run("--visual-review", "-k", "test_a")
+    result.stdout.fnmatch_lines(["*1 obsolete", "*test_visual--test_renamed--1.png*"])
+    result.stdout.no_fnmatch_line("*three.png*")
+
+
+def test_plain_runs_and_visual_runs_work_without_xdist(project):
+    project.write_tests(TWO_TESTS)
+    project.run("-p", "no:xdist").assert_outcomes(passed=2)
+    project.run("-p", "no:xdist", "--approve").assert_outcomes(passed=2)
+    project.run("-p", "no:xdist", "--visual-review").assert_outcomes(passed=2)
+
+
 def test_tests_that_did_not_finish_keep_their_baselines(project):
     project.write_tests(TWO_TESTS)
     project.run("--approve").assert_outcomes(passed=2)

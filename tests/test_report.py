@@ -74,7 +74,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("project")
     out = root / ".visual-review"
     images = out / "images #1"  # must be URL-quoted to load from file://
-    baselines = root / "tests" / "__snapshots__"
+    baselines = root / "tests" / "__visual_snapshots__"
     records = [
         SnapshotRecord(
             nodeid="tests/test_pages.py::test_home[chromium]",

@@ -255,7 +255,7 @@ def test_approval_on_the_server_then_pull_makes_the_next_run_clean(wired):
     assert pulled.returncode == 0, pulled.stderr
     assert f"pulled run {run_id}" in pulled.stderr
     assert pulled.stderr.count("  updated ") == 2
-    box = wired.root / "__snapshots__" / "test_visual" / "test_visual--test_page-chromium-box--box.png"
+    box = wired.root / "__visual_snapshots__" / "test_visual" / "test_visual--test_page-chromium-box--box.png"
     from pytest_visualreview import imaging
     assert imaging.read_png(box)[30, 60].tolist() == [200, 40, 40, 255]
 

@@ -51,7 +51,7 @@ def test_empty_name_is_an_error():
 def test_baseline_path_from_template(tmp_path):
     location = TestLocation.from_nodeid("tests/ui/test_cart.py::test_empty")
     path = baseline_path(DEFAULT_BASELINE_TEMPLATE, tmp_path, location, "ident")
-    assert path == tmp_path / "tests" / "ui" / "__snapshots__" / "test_cart" / "ident.png"
+    assert path == tmp_path / "tests" / "ui" / "__visual_snapshots__" / "test_cart" / "ident.png"
     custom = baseline_path("{rootdir}/baselines/{identifier}.png", tmp_path, location, "ident")
     assert custom == tmp_path / "baselines" / "ident.png"
 
@@ -104,16 +104,41 @@ def _touch(path: Path) -> Path:
 
 def test_find_obsolete_respects_produced_and_protected(tmp_path):
     (tmp_path / "test_a.py").write_text("")
-    folder = tmp_path / "__snapshots__" / "test_a"
+    folder = tmp_path / "__visual_snapshots__" / "test_a"
     used = _touch(folder / "test_a--test_x--1.png")
     stale = _touch(folder / "test_a--test_gone--1.png")
     protected = _touch(folder / "test_a--test_skipped--1.png")
-    orphan = _touch(tmp_path / "__snapshots__" / "test_deleted" / "test_deleted--t--1.png")
+    orphan = _touch(tmp_path / "__visual_snapshots__" / "test_deleted" / "test_deleted--t--1.png")
     found = find_obsolete(
         DEFAULT_BASELINE_TEMPLATE, tmp_path, ["test_a.py"], {used}, ["test_a--test_skipped--"]
     )
     assert found == [stale, orphan]
     assert protected.exists()
+
+
+def test_find_obsolete_judges_only_what_a_collected_test_could_have_produced(tmp_path):
+    """-k/file::test selections: baselines of deselected or uncollected tests are not obsolete."""
+    shared = "{test_dir}/snaps/{identifier}.png"  # one folder for every test file
+    for name in ("test_a.py", "test_b.py"):
+        (tmp_path / name).write_text("")
+    folder = tmp_path / "snaps"
+    ran = _touch(folder / "test_a--test_ran--gone.png")  # test_ran finished without it
+    deselected = _touch(folder / "test_a--test_deselected--1.png")
+    renamed = _touch(folder / "test_a--test_old_name--1.png")  # no collected test has this name
+    uncollected_file = _touch(folder / "test_b--test_x--1.png")  # test_b.py was not collected
+    found = find_obsolete(
+        shared, tmp_path, ["test_a.py"], set(),
+        protected_prefixes=["test_a--test_deselected--"], finished_prefixes=["test_a--test_ran--"],
+    )
+    assert found == [renamed, ran]
+    # test_a.py collected only in part (test_a.py::test_ran): all its tests are protected but
+    # the one that ran to its end.
+    found = find_obsolete(
+        shared, tmp_path, ["test_a.py"], set(),
+        protected_prefixes=["test_a--"], finished_prefixes=["test_a--test_ran--"],
+    )
+    assert found == [ran]
+    assert deselected.exists() and uncollected_file.exists()
 
 
 def test_session_refuses_an_identifier_claimed_by_another_test(tmp_path):
@@ -129,10 +154,12 @@ def test_worker_output_round_trips(tmp_path):
     record = SnapshotRecord("a.py::t", "n", "a--t--n", Outcome.CHANGED, 3, 2, "ab",
                             expected_size=(3, 1), metadata={"browser": "chromium"})
     worker.add(record)
-    worker.test_files.add("a.py")
+    worker.note_collected(["a.py::t"])
+    worker.note_deselected(["a.py::u"])
     worker.note_partial("-k selected a subset of tests")
     controller = VisualSession(Settings(mode=Mode.CHECK, rootdir=tmp_path))
     controller.merge_worker(worker.worker_output())
     assert controller.records == [record]
     assert controller.partial_reasons == ["-k selected a subset of tests"]
     assert controller.test_files == {"a.py"}
+    assert controller.protected_prefixes() == {"a--u--"}

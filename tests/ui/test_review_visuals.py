@@ -2,7 +2,7 @@
 
 Without --visual-review the snapshots capture nothing and the DOM assertions still run; with
 ``pytest --visual-review tests/ui`` every page is compared with its baseline in
-tests/ui/__snapshots__/ (accept a deliberate redesign with ``pytest --approve tests/ui``).
+tests/ui/__visual_snapshots__/ (accept a deliberate redesign with ``pytest --approve tests/ui``).
 What changes from run to run (dates, ids, random repo names) is masked.
 """
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import imaging
 from .baselines import IdentifierError, TestLocation, baseline_path, make_identifier
-from .capture import CaptureError, CaptureOptions, capture, is_playwright_target
+from .capture import CaptureError, CaptureOptions, capture
 from .records import Outcome, SnapshotRecord
 from .report import REPLACED_UNREADABLE, format_percent
 from .settings import (
@@ -298,7 +298,7 @@ class _Base:
 def _check_target(target: Any, label: str) -> None:
     """A string or path is taken as a file name; one that names no file is a mistake in the test
     (often PNG data passed as text, or a path relative to another folder)."""
-    if isinstance(target, (str, os.PathLike)) and not is_playwright_target(target):
+    if isinstance(target, (str, os.PathLike)):
         try:
             exists = Path(target).is_file()
         except OSError:  # e.g. a name too long for the file system

@@ -59,7 +59,7 @@ def test_new_then_approve_then_clean_then_changed(project):
     match = re.search(r"snapshot '1' differs: (\d+) px \(([\d.]+)%\), 0 allowed", text)
     assert match, text
     # The short test summary starts with the verdict, not the exception's dotted class name.
-    changed.stdout.fnmatch_lines(["FAILED test_visual.py::test_page[chromium] - snapshot '1' differs: *"])
+    changed.stdout.fnmatch_lines(["FAILED test_visual.py::test_page?chromium? - snapshot '1' differs: *"])
     assert int(match.group(1)) == 120 * 60  # exactly the box changed colour
     diff_png = project.output / "images" / "test_visual--test_page-chromium--1" / "diff.png"
     assert diff_png.is_file()

@@ -2,9 +2,11 @@
 a user would, and run a small suite through `pytest`, `--visual-review`, `--approve` and a clean rerun.
 
 Three installs: (1) core dependencies only (no pytest-xdist, no server extra); (2) beside syrupy and
-pytest-xdist; (3) with pytest-html. Each venv gets only what its user would install; pip's cache
-keeps the downloads to the first run. The report each install writes is opened in real Chromium
-(the viewer's CSS/JS are package data, so a wheel missing them shows up here).
+pytest-xdist; (3) with pytest-html. Each venv holds only what its user would install: (1) is made
+with `pip install <wheel>` into an empty venv; (2) and (3) are copies of (1) plus their packages, because unpacking the core dependencies (Playwright's driver, numpy)
+is most of an install's time and gives the same files every time. pip's cache keeps downloads to
+the first run. The report each install writes is opened in real Chromium (the viewer's CSS/JS are
+package data, so a wheel missing them shows up here).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 
 ROOT = Path(__file__).resolve().parents[1]
 COLOUR_FILE = "colour.txt"
+OPTIONAL_MODULES = ("xdist", "syrupy", "pytest_html", "fastapi", "uvicorn", "zstandard")
 
 PLAIN_TEST = """
 def test_plain():
@@ -93,12 +96,27 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def _venv(where: Path, wheel: Path, *extra: str) -> Path:
-    """A fresh virtualenv (no pip of its own: the outer pip installs into it) with the wheel."""
+def _pip_install(python: Path, *requirements: str | Path) -> None:
+    _ok(_run([sys.executable, "-m", "pip", "--python", python, "install", "-q", *requirements], cwd=python.parent),
+        f"pip install {' '.join(map(str, requirements))}")
+
+
+@pytest.fixture(scope="module")
+def core_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv (no pip of its own: the outer pip installs into it) with the wheel and
+    its core dependencies only. Test (1) runs in it; the others copy it (its runs add only
+    bytecode caches, which a fresh install's first run would write too)."""
+    where = tmp_path_factory.mktemp("core") / "venv"
     _ok(_run([sys.executable, "-m", "venv", "--without-pip", where], cwd=where.parent), "venv")
+    _pip_install(where / "bin" / "python", wheel)
+    return where
+
+
+def _venv(core_venv: Path, where: Path, *extra: str) -> Path:
+    """A copy of the core install plus `extra` packages, as `pip install <wheel> extra...` gives."""
+    shutil.copytree(core_venv, where, symlinks=True)
     python = where / "bin" / "python"
-    _ok(_run([sys.executable, "-m", "pip", "--python", python, "install", "-q", wheel, *extra], cwd=where.parent),
-        f"pip install {wheel.name} {' '.join(extra)}")
+    _pip_install(python, *extra)
     return python
 
 
@@ -118,9 +136,10 @@ def _baselines(project: Path) -> dict[str, bytes]:
     }
 
 
-def _lifecycle(python: Path, project: Path, *args: str) -> dict[str, bytes]:
-    """pytest (nothing captured), --visual-review (new: fails), --approve, a clean rerun, then a
-    changed image (fails with the verdict first in the summary). Returns the baselines."""
+def _lifecycle(python: Path, project: Path, *args: str, clean_args: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """pytest (nothing captured), --visual-review (new: fails), --approve, a clean rerun (with
+    `clean_args`), then a changed image (fails with the verdict first in the summary).
+    Returns the baselines."""
     pytest_cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", *args]
     _ok(_run(pytest_cmd, project), "plain pytest")
     assert _baselines(project) == {} and not (project / ".visual-review").exists()
@@ -132,7 +151,7 @@ def _lifecycle(python: Path, project: Path, *args: str) -> dict[str, bytes]:
     _ok(_run([*pytest_cmd, "--approve"], project), "--approve")
     baselines = _baselines(project)
     assert baselines and all("__visual_snapshots__" in path for path in baselines)
-    clean = _ok(_run([*pytest_cmd, "--visual-review"], project), "clean --visual-review")
+    clean = _ok(_run([*pytest_cmd, "--visual-review", *clean_args], project), "clean --visual-review")
     assert f"{len(baselines)} unchanged" in clean
 
     (project / COLOUR_FILE).write_text("rgb(40, 80, 200)", encoding="utf-8")
@@ -158,11 +177,11 @@ def _report_opens_with_its_viewer(page: Page, project: Path) -> None:
     assert problems == []
 
 
-def test_core_install_without_xdist_or_server_extra(wheel: Path, tmp_path: Path, page: Page) -> None:
-    python = _venv(tmp_path / "venv", wheel)
-    for absent in ("xdist", "syrupy", "pytest_html", "fastapi", "uvicorn"):
-        probe = _run([python, "-c", f"import {absent}"], tmp_path)
-        assert probe.returncode != 0, f"{absent} leaked into the core-only install"
+def test_core_install_without_xdist_or_server_extra(core_venv: Path, tmp_path: Path, page: Page) -> None:
+    python = core_venv / "bin" / "python"
+    probe = "import importlib.util as u; print([m for m in {!r} if u.find_spec(m)])"
+    leaked = _ok(_run([python, "-c", probe.format(OPTIONAL_MODULES)], tmp_path), "probe")
+    assert leaked.strip() == "[]", f"not a core-only install: {leaked}"
     project = _project(tmp_path / "project", {
         "test_plain.py": PLAIN_TEST,
         "test_image.py": IMAGE_TEST.format(fixture="snapshot"),
@@ -175,20 +194,20 @@ def test_core_install_without_xdist_or_server_extra(wheel: Path, tmp_path: Path,
     ]
     _report_opens_with_its_viewer(page, project)
 
-    visualreview = tmp_path / "venv" / "bin" / "visualreview"
+    visualreview = [core_venv / "bin" / "visualreview"]  # the console script the wheel installs
     for command in (
         ["serve", "--data-dir", "data"],
         ["token", "create", "--data-dir", "data", "--scope", "visual_review:read"],
         ["token", "revoke", "--data-dir", "data", "tok"],
         ["repo", "create", "--data-dir", "data", "owner/name"],
     ):
-        result = _run([visualreview, *command], tmp_path)
+        result = _run([*visualreview, *command], tmp_path)
         assert (result.returncode, result.stdout, result.stderr) == (2, "", SERVER_EXTRA_MISSING + "\n"), command
     assert not (tmp_path / "data").exists()
 
 
-def test_beside_syrupy_and_xdist(wheel: Path, tmp_path: Path, page: Page) -> None:
-    python = _venv(tmp_path / "venv", wheel, "syrupy", "pytest-xdist")
+def test_beside_syrupy_and_xdist(core_venv: Path, tmp_path: Path, page: Page) -> None:
+    python = _venv(core_venv, tmp_path / "venv", "syrupy", "pytest-xdist")
     project = _project(tmp_path / "project", {
         "test_plain.py": PLAIN_TEST,
         "test_image.py": IMAGE_TEST.format(fixture="visual_snapshot"),
@@ -199,27 +218,23 @@ def test_beside_syrupy_and_xdist(wheel: Path, tmp_path: Path, page: Page) -> Non
     syrupy_file = project / "__snapshots__" / "test_syrupy.ambr"
     assert syrupy_file.is_file()
 
-    baselines = _lifecycle(python, project)  # `snapshot` stays syrupy's throughout
+    # `snapshot` stays syrupy's throughout; the clean rerun goes through two xdist workers.
+    baselines = _lifecycle(python, project, clean_args=("-n", "2"))
     _report_opens_with_its_viewer(page, project)
-    distributed = _ok(_run([*pytest_cmd, "-n", "2", "--visual-review"], project), "-n 2")
-    assert "3 passed" in distributed and "1 unchanged" in distributed  # workers' records merged
 
-    update = _ok(_run([*pytest_cmd, "--snapshot-update", "--visual-review"], project), "--snapshot-update")
+    syrupy_text = syrupy_file.read_text(encoding="utf-8")
+    syrupy_file.write_text(syrupy_text.replace("'syrupy'", "'changed'"), encoding="utf-8")
+    update = _ok(_run([*pytest_cmd, "-p", "no:xdist", "--snapshot-update", "--visual-review"], project),
+                 "--snapshot-update without xdist")
+    assert "1 unchanged" in update and "snapshot updated" in update, update  # both plugins at work
     assert "deleted" not in update.lower() and "unused" not in update.lower(), update
-    assert _baselines(project) == baselines  # syrupy never sees our files
+    assert syrupy_file.read_text(encoding="utf-8") == syrupy_text  # syrupy rewrote its own file
+    assert _baselines(project) == baselines  # and never saw ours
     assert sorted(p.name for p in (project / "__snapshots__").iterdir()) == ["test_syrupy.ambr"]
 
-    syrupy_file.write_text(syrupy_file.read_text().replace("'syrupy'", "'changed'"), encoding="utf-8")
-    broken = _run([*pytest_cmd, "-p", "no:xdist", "--visual-review"], project)
-    assert broken.returncode == 1 and "test_syrupy.py::test_data" in broken.stdout  # syrupy still judges
-    _ok(_run([*pytest_cmd, "--snapshot-update", "-p", "no:xdist"], project), "syrupy repairs its file")
-    no_xdist = _ok(_run([*pytest_cmd, "-p", "no:xdist", "--visual-review"], project), "-p no:xdist")
-    assert "1 unchanged" in no_xdist
-    assert _baselines(project) == baselines
 
-
-def test_with_pytest_html(wheel: Path, tmp_path: Path, page: Page) -> None:
-    python = _venv(tmp_path / "venv", wheel, "pytest-html")
+def test_with_pytest_html(core_venv: Path, tmp_path: Path, page: Page) -> None:
+    python = _venv(core_venv, tmp_path / "venv", "pytest-html")
     project = _project(tmp_path / "project", {
         "test_plain.py": PLAIN_TEST,
         "test_image.py": IMAGE_TEST.format(fixture="snapshot"),

@@ -25,6 +25,7 @@ SESSION_KEY = pytest.StashKey[VisualSession]()
 RESULT_KEY = pytest.StashKey[SessionResult]()
 SERVER_KEY = pytest.StashKey[ServerReport]()
 ITEM_RECORDS_KEY = pytest.StashKey[list[SnapshotRecord]]()
+ITEM_SNAPSHOT_KEY = pytest.StashKey[Snapshot]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -209,7 +210,10 @@ def _attach_to_pytest_html(item: pytest.Item, test_report: pytest.TestReport) ->
 
 
 def _snapshot(request: pytest.FixtureRequest) -> Snapshot:
-    """The fixture value behind both names: one Snapshot per test."""
+    """The fixture value behind both names: one Snapshot per test, whichever name it asks for
+    (two would number unnamed snapshots twice and write one baseline from both)."""
+    if ITEM_SNAPSHOT_KEY in request.node.stash:
+        return request.node.stash[ITEM_SNAPSHOT_KEY]
     config = request.config
     visual = _session(config)
     marker = request.node.get_closest_marker("visual_review")
@@ -219,13 +223,15 @@ def _snapshot(request: pytest.FixtureRequest) -> Snapshot:
         records.append(item)
         visual.add(item)
 
-    return Snapshot(
+    snapshot = Snapshot(
         settings=visual.settings,
         nodeid=request.node.nodeid,
         marker_options=dict(marker.kwargs) if marker else {},
         claim=visual.claim,
         record=record,
     )
+    request.node.stash[ITEM_SNAPSHOT_KEY] = snapshot
+    return snapshot
 
 
 @pytest.fixture

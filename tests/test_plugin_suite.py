@@ -64,6 +64,21 @@ def test_plain_runs_and_visual_runs_work_without_xdist(project):
     project.run("-p", "no:xdist", "--visual-review").assert_outcomes(passed=2)
 
 
+def test_both_fixture_names_are_one_snapshot(project):
+    project.write_tests(
+        """
+        import numpy as np
+
+        def test_both(snapshot, visual_snapshot):
+            assert snapshot is visual_snapshot
+            visual_snapshot(np.zeros((4, 4, 3), dtype=np.uint8))
+            snapshot(np.ones((4, 4, 3), dtype=np.uint8))
+        """
+    )
+    project.run("--approve").assert_outcomes(passed=1)
+    assert project.baselines() == ["test_visual--test_both--1.png", "test_visual--test_both--2.png"]
+
+
 def test_tests_that_did_not_finish_keep_their_baselines(project):
     project.write_tests(TWO_TESTS)
     project.run("--approve").assert_outcomes(passed=2)

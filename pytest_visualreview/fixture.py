@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import imaging
 from .baselines import TestLocation, baseline_path, make_identifier
 from .capture import CaptureError, CaptureOptions, capture
@@ -27,6 +25,7 @@ from .settings import (
     parse_timeout,
     resolve_tolerance,
 )
+from .shot import Shot
 from .verdict import BaselineCheck, Verdict, judge
 
 MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_page")
@@ -110,18 +109,19 @@ class Snapshot:
         )
         base = _Base(self._nodeid, name, identifier, str(baseline_file))
         try:
-            expected = imaging.read_png(baseline_file) if baseline_file.exists() else None
+            expected = Shot.read(baseline_file) if baseline_file.exists() else None
             check = BaselineCheck(expected, tolerance) if expected is not None else None
             shot = capture(
                 target,
                 options,
+                tolerance=tolerance,
                 matches_baseline=check.matches if check is not None else None,
                 name=f"snapshot {name!r}",
             )
+            verdict = judge(check, shot.shot)
+            record = self._finish(base, expected, shot.shot, verdict, tolerance, shot.metadata)
         except (CaptureError, imaging.ImageError) as exc:
             raise self._failure(base.error(str(exc))) from None
-        verdict = judge(check, shot.rgba)
-        record = self._finish(base, expected, shot.rgba, verdict, tolerance, shot.metadata)
         if record.failed:
             raise self._failure(record)
         self._record(record)
@@ -173,16 +173,17 @@ class Snapshot:
     def _finish(
         self,
         base: _Base,
-        expected: np.ndarray | None,
-        actual: np.ndarray,
+        expected: Shot | None,
+        actual: Shot,
         verdict: Verdict,
         tolerance: Tolerance,
         metadata: dict[str, Any],
     ) -> SnapshotRecord:
+        width, height = actual.size
         fields: dict[str, Any] = dict(
-            width=actual.shape[1],
-            height=actual.shape[0],
-            content_hash=imaging.content_hash(actual),
+            width=width,
+            height=height,
+            content_hash=actual.content_hash,
             diff_pixel_count=verdict.diff_pixel_count,
             diff_ratio=verdict.diff_ratio,
             allowed_diff_pixels=verdict.allowed_diff_pixels,
@@ -192,31 +193,30 @@ class Snapshot:
         )
         if verdict.outcome is Outcome.UNCHANGED:
             if self._settings.server is not None:  # the server may need these pixels
-                fields["actual_path"] = self._unchanged_actual(base, expected, actual)
+                fields["actual_path"] = self._unchanged_actual(base, actual, verdict)
             return base.record(Outcome.UNCHANGED, **fields)
         approving = self._settings.mode is Mode.APPROVE
         out = self._settings.output_dir / "images" / base.identifier
-        actual_png = imaging.encode_png(actual)
         paths: dict[str, Any] = {}
         if not approving:
-            paths["actual_path"] = _write(out / "actual.png", actual_png)
+            paths["actual_path"] = _write(out / "actual.png", actual.png_bytes())
         if expected is not None:
-            paths["expected_path"] = _write(out / "expected.png", imaging.encode_png(expected))
+            paths["expected_path"] = _write(out / "expected.png", expected.png_bytes())
         if verdict.diff_image is not None:
             paths["diff_path"] = _write(out / "diff.png", imaging.encode_png(verdict.diff_image))
         if approving:
-            imaging.write_png(base.baseline_path, actual_png)
+            imaging.write_png(base.baseline_path, actual.baseline_bytes())
             paths["actual_path"] = base.baseline_path
         record = base.record(verdict.outcome, approved=approving, **fields, **paths)
         return _with_message(record, tolerance)
 
-    def _unchanged_actual(self, base: _Base, expected: np.ndarray | None, actual: np.ndarray) -> str:
+    def _unchanged_actual(self, base: _Base, actual: Shot, verdict: Verdict) -> str:
         """The baseline file itself when the pixels are identical (the common case: no encode),
         else the capture written to the output folder."""
-        if expected is not None and np.array_equal(expected, actual):
+        if verdict.identical:
             return base.baseline_path
         out = self._settings.output_dir / "images" / base.identifier / "actual.png"
-        return _write(out, imaging.encode_png(actual))
+        return _write(out, actual.png_bytes())
 
     def _failure(self, record: SnapshotRecord) -> SnapshotMismatch:
         """Record a failing snapshot and return the exception that fails its test."""

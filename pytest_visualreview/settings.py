@@ -16,7 +16,7 @@ from typing import Any
 
 DEFAULT_BASELINE_TEMPLATE = "{test_dir}/__snapshots__/{test_file_stem}/{identifier}.png"
 DEFAULT_OUTPUT_DIR = ".visual-review"
-DEFAULT_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = 0.2  # Playwright's (options.threshold ?? 0.2); pixelmatch's own is 0.1
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MASK_COLOR = "#FF00FF"
 TEMPLATE_FIELDS = ("test_dir", "test_file_stem", "identifier", "rootdir")

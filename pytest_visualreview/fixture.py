@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import imaging
-from .baselines import TestLocation, baseline_path, make_identifier
+from .baselines import TestLocation, baseline_path, current_platform, make_identifier
 from .capture import CaptureError, CaptureOptions, capture
 from .records import Outcome, SnapshotRecord
 from .settings import (
@@ -28,7 +28,7 @@ from .settings import (
 from .shot import Shot
 from .verdict import BaselineCheck, Verdict, judge
 
-MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_page")
+MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_page", "soft")
 
 
 class SnapshotMismatch(AssertionError):
@@ -49,6 +49,7 @@ class Snapshot:
         marker_options: dict[str, Any],
         claim: Callable[[str, str], None],
         record: Callable[[SnapshotRecord], None],
+        soft_failures: list[str] | None = None,
     ) -> None:
         unknown = set(marker_options) - set(MARKER_OPTIONS)
         if unknown:
@@ -64,6 +65,8 @@ class Snapshot:
         self._record = record
         self._unnamed = 0
         self._taken: set[str] = set()
+        #: messages of soft snapshots that failed; the plugin fails the test with them at its end
+        self.soft_failures = soft_failures if soft_failures is not None else []
 
     def __call__(
         self,
@@ -80,6 +83,7 @@ class Snapshot:
         style: str | None = None,
         omit_background: bool = False,
         timeout: float | None = None,
+        soft: bool | None = None,
     ) -> SnapshotRecord | None:
         """Compare `target` (Page, Locator, ElementHandle, PIL image, array, PNG bytes or path)
         with its baseline. Returns the record, or None when visual review is off."""
@@ -89,7 +93,8 @@ class Snapshot:
         if name is None:
             self._unnamed += 1
             name = str(self._unnamed)
-        identifier = make_identifier(self._location, name)
+        platform = current_platform() if self._settings.platform_suffix else ""
+        identifier = make_identifier(self._location, name, platform)
         if identifier in self._taken:
             raise SnapshotMismatch(
                 f"snapshot name {name!r} is used twice in {self._nodeid}; give each snapshot in "
@@ -104,6 +109,8 @@ class Snapshot:
             )
         except SettingsError as exc:
             raise SnapshotMismatch(str(exc)) from None
+        if soft is None:
+            soft = bool(self._marker_options.get("soft", self._settings.soft))
         baseline_file = baseline_path(
             self._settings.baseline_template, self._settings.rootdir, self._location, identifier
         )
@@ -121,9 +128,13 @@ class Snapshot:
             verdict = judge(check, shot.shot)
             record = self._finish(base, expected, shot.shot, verdict, tolerance, shot.metadata)
         except (CaptureError, imaging.ImageError) as exc:
-            raise self._failure(base.error(str(exc))) from None
+            record = base.error(str(exc))
         if record.failed:
-            raise self._failure(record)
+            failure = self._failure(record)
+            if not soft:
+                raise failure
+            self.soft_failures.append(record.message)
+            return record
         self._record(record)
         return record
 
@@ -243,6 +254,12 @@ class _Base:
 
     def error(self, message: str) -> SnapshotRecord:
         return self.record(Outcome.ERROR, message=message)
+
+
+def soft_mismatch(messages: Sequence[str]) -> SnapshotMismatch:
+    """The failure a test with failing soft snapshots ends with: every mismatch, in call order."""
+    count = f"{len(messages)} soft snapshot{'s' if len(messages) != 1 else ''} failed"
+    return SnapshotMismatch("\n\n".join([f"{count}:", *messages]))
 
 
 def _write(path: Path, data: bytes) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from . import playwright_seam, report
-from .fixture import Snapshot
+from .fixture import Snapshot, soft_mismatch
 from .records import SnapshotRecord
 from .server_mode import ServerReport, submit_session
 from .session import WORKER_OUTPUT_KEY, SessionResult, VisualSession
@@ -25,6 +25,7 @@ SESSION_KEY = pytest.StashKey[VisualSession]()
 RESULT_KEY = pytest.StashKey[SessionResult]()
 SERVER_KEY = pytest.StashKey[ServerReport]()
 ITEM_RECORDS_KEY = pytest.StashKey[list[SnapshotRecord]]()
+SOFT_FAILURES_KEY = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "visual_review(threshold=None, max_diff_pixels=None, max_diff_pixel_ratio=None, "
-        "full_page=None): per-test defaults for snapshot()",
+        "full_page=None, soft=None): per-test defaults for snapshot()",
     )
     try:
         settings = from_pytest_config(config)
@@ -130,6 +131,15 @@ class SessionHooks:
             self.visual.note_unfinished(report.nodeid)
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """A test whose soft snapshots failed fails at its end, with all of them listed."""
+        __tracebackhide__ = True
+        yield
+        failures = item.stash.get(SOFT_FAILURES_KEY, [])
+        if failures:
+            raise soft_mismatch(failures)
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -177,6 +187,7 @@ def snapshot(request: pytest.FixtureRequest) -> Snapshot:
         marker_options=dict(marker.kwargs) if marker else {},
         claim=visual.claim,
         record=record,
+        soft_failures=request.node.stash.setdefault(SOFT_FAILURES_KEY, []),
     )
 
 

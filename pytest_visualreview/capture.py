@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -232,7 +233,7 @@ def _page_metadata(target: Any) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
     try:
         metadata["viewport"] = page.viewport_size
-        metadata["device_scale_factor"] = page.evaluate("window.devicePixelRatio")
+        metadata["device_scale_factor"] = _device_scale_factor(page)
         browser = page.context.browser
         if browser is not None:
             metadata["browser"] = browser.browser_type.name
@@ -240,3 +241,21 @@ def _page_metadata(target: Any) -> dict[str, Any]:
     except PlaywrightError:  # metadata is best effort: a closing page must not fail the capture
         pass
     return metadata
+
+
+#: A page's device scale factor is fixed by its browser context; asking the browser costs a round
+#: trip (~2 ms) that an unchanged snapshot should not pay every time.
+_SCALE_FACTORS: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def _device_scale_factor(page: Any) -> float:
+    try:
+        return _SCALE_FACTORS[page]
+    except (KeyError, TypeError):
+        pass
+    value = page.evaluate("window.devicePixelRatio")
+    try:
+        _SCALE_FACTORS[page] = value
+    except TypeError:  # not weak-referenceable: ask again next time
+        pass
+    return value

@@ -15,8 +15,9 @@ file, shot in each tool on the system Chromium (/usr/bin/chromium, the plugin's 
   comparison path) and again with the same pixels re-encoded by Pillow (no byte match: both PNGs
   are decoded and compared, the path every baseline took before).
 
-Both tools alternate a plain screenshot and an assertion in one page, so load on the machine hits
-both alike; each figure is a median. Prints the overhead of an assertion over its screenshot in
+Both tools alternate a plain screenshot and an assertion in one page (in alternating order), so
+load on the machine hits both alike; the overhead is the median of adjacent (assertion -
+screenshot) differences. Prints the overhead of an assertion over its screenshot in
 each tool and the ratio of the overheads. Never a test assertion.
 """
 
@@ -25,10 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -56,13 +59,19 @@ test('bench', async ({ page }) => {
   await page.goto(url.pathToFileURL(path.join(__dirname, 'page.html')).href);
   const repeats = Number(process.env.REPEATS);
   const shots = [], asserts = [];
-  for (let i = 0; i < repeats; i++) {
-    let t = performance.now();
+  const shoot = async () => {
+    const t = performance.now();
     await page.screenshot({ animations: 'disabled', caret: 'hide', scale: 'css' });
     shots.push(performance.now() - t);
-    t = performance.now();
+  };
+  const assert = async () => {
+    const t = performance.now();
     await expect(page).toHaveScreenshot('bench.png');
     asserts.push(performance.now() - t);
+  };
+  for (let i = 0; i < repeats; i++) {
+    // Alternate the order, so neither kind always follows the other.
+    if (i % 2) { await shoot(); await assert(); } else { await assert(); await shoot(); }
   }
   if (process.env.OUT) fs.writeFileSync(process.env.OUT, JSON.stringify({ shots, asserts }));
 });
@@ -71,20 +80,37 @@ test('bench', async ({ page }) => {
 OURS = r'''
 import json, os, time
 from pathlib import Path
+from pytest_visualreview import imaging
 
 def test_bench(page, snapshot):
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto((Path(__file__).parent / "page.html").as_uri())
     shots, asserts = [], []
-    for i in range(int(os.environ["REPEATS"])):
+
+    def shoot():
         t = time.perf_counter()
-        page.screenshot(animations="disabled", caret="hide", scale="css", type="png")
+        png = page.screenshot(animations="disabled", caret="hide", scale="css", type="png")
         shots.append((time.perf_counter() - t) * 1000)
+        return png
+
+    def check(i):
         t = time.perf_counter()
         snapshot(page, f"bench-{i}")
         asserts.append((time.perf_counter() - t) * 1000)
+
+    for i in range(int(os.environ["REPEATS"])):
+        # Alternate the order, so neither kind always follows the other.
+        if i % 2:
+            png = shoot()
+            check(i)
+        else:
+            check(i)
+            png = shoot()
+    baseline = next((Path(__file__).parent / "__snapshots__").rglob("*bench-0.png")).read_bytes()
+    byte_match = imaging.split_content_hash(baseline)[0] == png
     if os.environ.get("OUT"):
-        Path(os.environ["OUT"]).write_text(json.dumps({"shots": shots, "asserts": asserts}))
+        Path(os.environ["OUT"]).write_text(
+            json.dumps({"shots": shots, "asserts": asserts, "byte_match": byte_match}))
 '''
 
 
@@ -104,7 +130,8 @@ def make_page() -> str:
 
 def run_playwright_test(modules: Path, repeats: int) -> dict[str, list[float]]:
     project = WORK / "playwright-test"
-    project.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
     (project / "page.html").write_text(make_page(), encoding="utf-8")
     (project / "bench.spec.js").write_text(SPEC, encoding="utf-8")
     playwright_test.write_config(project, modules, update="missing")
@@ -119,7 +146,8 @@ def run_playwright_test(modules: Path, repeats: int) -> dict[str, list[float]]:
 
 def run_ours(repeats: int, reencode: bool) -> dict[str, list[float]]:
     project = WORK / "ours"
-    project.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(project, ignore_errors=True)  # --approve never rewrites an existing baseline
+    project.mkdir(parents=True)
     (project / "page.html").write_text(make_page(), encoding="utf-8")
     (project / "test_bench.py").write_text(OURS, encoding="utf-8")
     (project / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
@@ -137,13 +165,17 @@ def run_ours(repeats: int, reencode: bool) -> dict[str, list[float]]:
     return json.loads(out.read_text())
 
 
-def summarise(label: str, times: dict[str, list[float]]) -> dict[str, float]:
+def summarise(label: str, times: dict[str, Any]) -> dict[str, Any]:
+    """Medians, and the overhead as the median of adjacent (assertion - screenshot) pairs, which
+    cancels most of the load that other work puts on the machine."""
     shot = statistics.median(times["shots"])
     assertion = statistics.median(times["asserts"])
-    overhead = assertion - shot
-    print(f"{label:34} screenshot {shot:7.1f} ms   assertion {assertion:7.1f} ms   "
-          f"overhead {overhead:6.1f} ms = {overhead / shot * 100:5.1f}% of the screenshot")
-    return {"shot_ms": shot, "assert_ms": assertion, "overhead_ms": overhead}
+    overhead = statistics.median(a - b for a, b in zip(times["asserts"], times["shots"], strict=True))
+    note = "" if "byte_match" not in times else f"  (browser bytes = baseline: {times['byte_match']})"
+    print(f"{label:34} screenshot {shot:6.1f} ms   assertion {assertion:6.1f} ms   "
+          f"overhead {overhead:6.1f} ms = {overhead / shot * 100:5.1f}% of the screenshot{note}")
+    return {"shot_ms": shot, "assert_ms": assertion, "overhead_ms": overhead,
+            "overhead_share": overhead / shot, **({"byte_match": times["byte_match"]} if note else {})}
 
 
 def main() -> None:
@@ -155,7 +187,9 @@ def main() -> None:
     print(f"Playwright Test {playwright_test.driver_version()}, {args.repeats} assertions each, "
           f"load average {os.getloadavg()[0]:.1f}")
     results = {
-        "playwright_test": summarise("Playwright Test toHaveScreenshot", run_playwright_test(modules, args.repeats)),
+        "playwright_test": summarise(
+            "Playwright Test toHaveScreenshot", run_playwright_test(modules, args.repeats)
+        ),
         "ours_bytes": summarise("ours, baseline = browser's PNG", run_ours(args.repeats, reencode=False)),
         "ours_decode": summarise("ours, baseline re-encoded (decode)", run_ours(args.repeats, reencode=True)),
     }

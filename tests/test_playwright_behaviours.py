@@ -101,14 +101,15 @@ def test_jitter_within_the_budget_settles_and_a_real_change_reports_a_count(proj
     strict.stdout.fnmatch_lines(["*did not settle*all differed beyond the snapshot's tolerance*"])
 
 
+BOX_TEST = """
+def test_page(page, snapshot):
+    page.goto(PAGE)
+    snapshot(page.locator("#box"), "box")
+"""
+
+
 def test_platform_suffix_and_template_field_are_opt_in(project):
-    project.write_tests(
-        """
-        def test_page(page, snapshot):
-            page.goto(PAGE)
-            snapshot(page.locator("#box"), "box")
-        """
-    )
+    project.write_tests(BOX_TEST)
     project.pytester.makeini(
         "[pytest]\nvisual_review_platform = true\n"
         "visual_review_baseline_template = {rootdir}/shots/{platform}/{identifier}.png\n"
@@ -122,13 +123,7 @@ def test_platform_suffix_and_template_field_are_opt_in(project):
 
 
 def test_baselines_are_the_browsers_png_with_their_hash_so_unchanged_is_a_byte_compare(project):
-    project.write_tests(
-        """
-        def test_page(page, snapshot):
-            page.goto(PAGE)
-            snapshot(page.locator("#box"), "box")
-        """
-    )
+    project.write_tests(BOX_TEST)
     project.run("--approve").assert_outcomes(passed=1)
     baseline = project.root / "__snapshots__" / "test_visual" / "test_visual--test_page-chromium--box.png"
     data = baseline.read_bytes()

@@ -77,7 +77,7 @@ JITTER_TESTS = """
 def test_jitter(page, snapshot):
     page.set_viewport_size({"width": 300, "height": 100})
     page.goto(PAGE)
-    snapshot(page, "page", max_diff_pixels=MAX, timeout=2)
+    snapshot(page, "page", max_diff_pixels=MAX)
 """
 
 
@@ -95,10 +95,7 @@ def test_jitter_within_the_budget_settles_and_a_real_change_reports_a_count(proj
     assert "did not settle" not in text
     assert "differs from its baseline: 72" in text  # 7200 box pixels (+ up to 4 of noise)
 
-    project.write_tests(JITTER_TESTS.replace("MAX", "0"))
-    strict = project.run("--visual-review")
-    strict.assert_outcomes(failed=1)
-    strict.stdout.fnmatch_lines(["*did not settle*all differed beyond the snapshot's tolerance*"])
+    # (A page that never settles within its tolerance: test_unmasked_clock_never_settles.)
 
 
 BOX_TEST = """

@@ -77,7 +77,7 @@ CASES = [
     case("caret", page(BOX + CARET), page(BOX + CARET)),
     case("spinner-settles", page(BOX), page(BOX + SPINNER)),
     case("jitter-within-budget", page(BOX + NOISE), page(BOX + NOISE), max_diff_pixels=4),
-    case("never-settles", page(BOX + TICKER), page(BOX + TICKER), timeout=2),
+    case("never-settles", page(BOX + TICKER), page(BOX + TICKER), timeout=1),
     case("late-element", page(BOX + PRESENT), page(BOX + LATE), target="#late"),
     case("subpixel-text", page(TEXT.format(x=20.3)), page(TEXT.format(x=20.8))),
     case("threshold-default-pass", page(BOX), page(BOX, grey=128 + 52)),

@@ -7,6 +7,7 @@ is derived only from the node id and the snapshot name: stable across machines a
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +59,18 @@ class TestLocation:
         return f"{self.file_prefix}{_part(self.test_name)}--"
 
 
-def make_identifier(location: TestLocation, name: str) -> str:
-    """`<file stem>--<test name with params>--<snapshot name>`, restricted to [A-Za-z0-9_-]."""
+def make_identifier(location: TestLocation, name: str, platform: str = "") -> str:
+    """`<file stem>--<test name with params>--<snapshot name>[-<platform>]`, restricted to
+    [A-Za-z0-9_-]. The platform suffix is opt-in (Playwright always adds it)."""
     if not name or not name.strip():
         raise IdentifierError("snapshot name is empty; pass a name such as snapshot(page, 'header')")
-    return location.identifier_prefix + _part(name)
+    return location.identifier_prefix + _part(name) + (f"-{platform}" if platform else "")
+
+
+def current_platform() -> str:
+    """Node's `process.platform` spelling, which Playwright puts in file names: linux, darwin,
+    win32 (Python's sys.platform agrees for these; 'freebsd14' becomes 'freebsd')."""
+    return sys.platform.rstrip("0123456789") or sys.platform
 
 
 def baseline_path(template: str, rootdir: Path, location: TestLocation, identifier: str) -> Path:
@@ -74,6 +82,7 @@ def baseline_path(template: str, rootdir: Path, location: TestLocation, identifi
             test_file_stem=location.file_stem,
             identifier=identifier,
             rootdir=str(rootdir),
+            platform=current_platform(),
         )
     )
     return path if path.is_absolute() else rootdir / path

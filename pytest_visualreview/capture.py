@@ -1,8 +1,10 @@
-"""Turn a snapshot target into RGBA pixels: Playwright screenshots taken until stable, or any image.
+"""Turn a snapshot target into a Shot: Playwright screenshots taken until stable, or any image.
 
 Screenshots of live pages flicker (fonts loading, transitions, lazy images), so, like Playwright's
-toHaveScreenshot, we keep shooting until two consecutive shots are identical. A first shot equal to the
-baseline ends the loop at once: the common, passing case costs one screenshot.
+toHaveScreenshot, we keep shooting until two consecutive shots are the same *within the snapshot's
+tolerance* (threshold and pixel budget, the earlier shot as the expectation): a page whose jitter
+the assertion would forgive still settles. A first shot that matches the baseline ends the loop at
+once: the common, passing case costs one screenshot and a byte comparison.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 import inspect
 import re
 import time
+import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from . import imaging
+from .settings import Tolerance
+from .shot import Shot
+from .verdict import similar
 
 #: Waits between shots, in ms, as in Playwright; the last repeats until the timeout.
 STABILITY_WAITS_MS = (0, 100, 250, 500, 1000)
@@ -38,14 +43,12 @@ class CaptureOptions:
     mask_color: str = "#FF00FF"
     style: str | None = None
     omit_background: bool = False
-    timeout: float = 5.0  # seconds, for the whole stable-capture loop
-    extra: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 5.0  # seconds: waiting for a locator's element, then the stable-shot loop
 
 
 @dataclass(frozen=True)
 class Capture:
-    rgba: np.ndarray
-    attempts: int
+    shot: Shot
     metadata: dict[str, Any]
 
 
@@ -59,15 +62,18 @@ def capture(
     target: Any,
     options: CaptureOptions,
     *,
-    matches_baseline: Callable[[np.ndarray], bool] | None = None,
+    tolerance: Tolerance | None = None,
+    matches_baseline: Callable[[Shot], bool] | None = None,
     name: str = "snapshot",
 ) -> Capture:
-    """Capture `target` to RGBA. Images are decoded once; Playwright targets are shot until stable."""
+    """Capture `target`. Images are decoded once; Playwright targets are shot until stable."""
     if not is_playwright_target(target):
         try:
-            return Capture(imaging.load_rgba(target, name=name), attempts=1, metadata={})
+            rgba = imaging.load_rgba(target, name=name)
         except imaging.ImageError as exc:
             raise CaptureError(str(exc)) from exc
+        png = bytes(target) if isinstance(target, (bytes, bytearray, memoryview)) else None
+        return Capture(Shot(png=png, rgba=rgba, name=name), metadata={})
     kind = type(target).__name__
     if inspect.iscoroutinefunction(target.screenshot):
         raise CaptureError(
@@ -75,39 +81,46 @@ def capture(
             "(pytest-playwright's page fixture). Take the screenshot yourself and pass its "
             "bytes: snapshot(await page.screenshot(), 'name')"
         )
-    _check_element(target, kind, name)
+    deadline = time.monotonic() + options.timeout
+    _wait_for_element(target, kind, name, options.timeout)
     shoot = _screenshot_function(target, options)
     metadata = _page_metadata(target)
-    return _stable_capture(shoot, options.timeout, matches_baseline, name, metadata)
+    return _stable_capture(
+        shoot, deadline, options.timeout, tolerance or Tolerance(), matches_baseline, name, metadata
+    )
 
 
 def _stable_capture(
     shoot: Callable[[float], bytes],
+    deadline: float,
     timeout: float,
-    matches_baseline: Callable[[np.ndarray], bool] | None,
+    tolerance: Tolerance,
+    matches_baseline: Callable[[Shot], bool] | None,
     name: str,
     metadata: dict[str, Any],
 ) -> Capture:
-    deadline = time.monotonic() + timeout
-    previous = imaging.decode_png(_shoot_within(shoot, timeout, timeout, name), name=name)
+    def take() -> Shot:
+        remaining = max(deadline - time.monotonic(), 0.001)
+        return Shot(png=_shoot_within(shoot, remaining, timeout, name), name=name)
+
+    previous = take()
     attempts = 1
     if matches_baseline is not None and matches_baseline(previous):
-        return Capture(previous, attempts, metadata)
+        return Capture(previous, metadata)
     waits = iter(STABILITY_WAITS_MS[1:])
     while True:
         wait = next(waits, STABILITY_WAITS_MS[-1]) / 1000
         if time.monotonic() + wait >= deadline:
             raise CaptureError(
                 f"{name}: the page did not settle: {attempts} consecutive screenshots in "
-                f"{timeout:g}s all differed; mask the moving parts (mask=[...]), disable them with "
-                "style=..., or raise the timeout"
+                f"{timeout:g}s all differed beyond the snapshot's tolerance; mask the moving "
+                "parts (mask=[...]), disable them with style=..., or raise the timeout"
             )
         time.sleep(wait)
-        remaining = max(deadline - time.monotonic(), 0.001)
-        current = imaging.decode_png(_shoot_within(shoot, remaining, timeout, name), name=name)
+        current = take()
         attempts += 1
-        if current.shape == previous.shape and np.array_equal(current, previous):
-            return Capture(current, attempts, metadata)
+        if similar(previous, current, tolerance):
+            return Capture(current, metadata)
         previous = current
 
 
@@ -134,7 +147,6 @@ def _screenshot_function(target: Any, options: CaptureOptions) -> Callable[[floa
         "scale": "css",
         "type": "png",
         "omit_background": options.omit_background,
-        **options.extra,
     }
     if masks:
         kwargs["mask"] = masks
@@ -163,14 +175,22 @@ def describe(target: Any) -> str:
     return f"locator {match.group(1)!r}" if match else type(target).__name__
 
 
-def _check_element(target: Any, kind: str, name: str) -> None:
-    """Fail fast with a clear message instead of Playwright's timeout for the usual mistakes."""
+def _wait_for_element(target: Any, kind: str, name: str, timeout: float) -> None:
+    """Wait, within the snapshot's timeout, for a locator's element to be attached and visible,
+    as Playwright's screenshot does; then fail with a clear message instead of a timeout trace
+    for the usual mistakes (no element, several, no area)."""
     if kind == "Locator":
         count = target.count()
+        if count <= 1:
+            try:
+                target.wait_for(state="visible", timeout=timeout * 1000)
+            except PlaywrightError:  # a timeout, or a second element appeared (strict mode)
+                pass
+            count = target.count()
         if count == 0:
             raise CaptureError(
-                f"{name}: {describe(target)} matched no element; check the selector, or wait for "
-                "the element to appear before taking the snapshot"
+                f"{name}: {describe(target)} matched no element within the {timeout:g}s timeout; "
+                "check the selector, or raise the timeout if the element appears later"
             )
         if count > 1:
             raise CaptureError(
@@ -213,7 +233,7 @@ def _page_metadata(target: Any) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
     try:
         metadata["viewport"] = page.viewport_size
-        metadata["device_scale_factor"] = page.evaluate("window.devicePixelRatio")
+        metadata["device_scale_factor"] = _device_scale_factor(page)
         browser = page.context.browser
         if browser is not None:
             metadata["browser"] = browser.browser_type.name
@@ -221,3 +241,21 @@ def _page_metadata(target: Any) -> dict[str, Any]:
     except PlaywrightError:  # metadata is best effort: a closing page must not fail the capture
         pass
     return metadata
+
+
+#: A page's device scale factor is fixed by its browser context; asking the browser costs a round
+#: trip (~2 ms) that an unchanged snapshot should not pay every time.
+_SCALE_FACTORS: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def _device_scale_factor(page: Any) -> float:
+    try:
+        return _SCALE_FACTORS[page]
+    except (KeyError, TypeError):
+        pass
+    value = page.evaluate("window.devicePixelRatio")
+    try:
+        _SCALE_FACTORS[page] = value
+    except TypeError:  # not weak-referenceable: ask again next time
+        pass
+    return value

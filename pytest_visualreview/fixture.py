@@ -14,10 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
-import numpy as np
-
 from . import imaging
-from .baselines import IdentifierError, TestLocation, baseline_path, make_identifier
+from .baselines import (
+    IdentifierError,
+    TestLocation,
+    baseline_path,
+    current_platform,
+    make_identifier,
+)
 from .capture import CaptureError, CaptureOptions, capture
 from .records import Outcome, SnapshotRecord
 from .report import REPLACED_UNREADABLE, format_percent
@@ -31,9 +35,10 @@ from .settings import (
     parse_timeout,
     resolve_tolerance,
 )
+from .shot import Shot
 from .verdict import BaselineCheck, Verdict, judge
 
-MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_page")
+MARKER_OPTIONS = ("threshold", "max_diff_pixels", "max_diff_pixel_ratio", "full_page", "soft")
 
 
 class SnapshotMismatch(AssertionError):
@@ -62,6 +67,7 @@ class SnapshotOptions(TypedDict, total=False):
     style: str | None
     omit_background: bool
     timeout: float | None
+    soft: bool | None
 
 
 CALL_OPTIONS = tuple(SnapshotOptions.__annotations__)
@@ -81,6 +87,7 @@ class Snapshot:
         marker_options: dict[str, Any],
         claim: Callable[[str, str], None],
         record: Callable[[SnapshotRecord], None],
+        soft_failures: list[str] | None = None,
     ) -> None:
         unknown = set(marker_options) - set(MARKER_OPTIONS)
         if unknown:
@@ -96,6 +103,8 @@ class Snapshot:
         self._record = record
         self._unnamed = 0
         self._taken: set[str] = set()
+        #: messages of soft snapshots that failed; the plugin fails the test with them at its end
+        self.soft_failures = soft_failures if soft_failures is not None else []
 
     def __call__(
         self, target: Any, name: str | None = None, **options: Unpack[SnapshotOptions]
@@ -111,7 +120,8 @@ class Snapshot:
             name = str(self._unnamed)
         label = f"snapshot {name!r} in {self._nodeid}"
         try:
-            identifier = make_identifier(self._location, name)
+            platform = current_platform() if self._settings.platform_suffix else ""
+            identifier = make_identifier(self._location, name, platform)
             if identifier in self._taken:
                 raise IdentifierError(
                     f"the name {name!r} is used twice in this test; give each snapshot in a test "
@@ -124,35 +134,44 @@ class Snapshot:
         except (IdentifierError, SettingsError) as exc:
             raise SnapshotUsageError(f"{label}: {exc}") from None
         _check_target(target, label)
+        soft = options.get("soft")
+        if soft is None:
+            soft = bool(self._marker_options.get("soft", self._settings.soft))
         baseline_file = baseline_path(
             self._settings.baseline_template, self._settings.rootdir, self._location, identifier
         )
         base = _Base(self._nodeid, name, identifier, str(baseline_file))
+        replacing = ""
         try:
             expected, replacing = self._read_baseline(baseline_file)
             check = BaselineCheck(expected, tolerance) if expected is not None else None
             shot = capture(
                 target,
                 capture_options,
+                tolerance=tolerance,
                 matches_baseline=check.matches if check is not None else None,
                 name=f"snapshot {name!r}",
             )
+            verdict = judge(check, shot.shot)
+            record = self._finish(base, expected, shot.shot, verdict, tolerance, shot.metadata)
         except CaptureError as exc:
             if isinstance(exc.__cause__, imaging.UnsupportedImageSource):
                 raise SnapshotUsageError(f"{label}: {exc.__cause__}") from None
-            raise self._failure(base.error(str(exc))) from None
+            record = base.error(str(exc))
         except imaging.ImageError as exc:
-            raise self._failure(base.error(str(exc))) from None
-        verdict = judge(check, shot.rgba)
-        record = self._finish(base, expected, shot.rgba, verdict, tolerance, shot.metadata)
-        if replacing:
+            record = base.error(str(exc))
+        if replacing and not record.failed:
             record = dataclasses.replace(
                 record,
                 message=f"snapshot {name!r}: {REPLACED_UNREADABLE} ({replacing}): "
                 f"{record.baseline_path}",
             )
         if record.failed:
-            raise self._failure(record)
+            failure = self._failure(record)
+            if not soft:
+                raise failure
+            self.soft_failures.append(record.message)
+            return record
         self._record(record)
         return record
 
@@ -167,7 +186,7 @@ class Snapshot:
                     f"it takes {', '.join(CALL_OPTIONS)} (docs/configuration.md)"
                 )
 
-    def _read_baseline(self, path: Path) -> tuple[np.ndarray | None, str]:
+    def _read_baseline(self, path: Path) -> tuple[Shot | None, str]:
         """The baseline's pixels (None: there is none), and why it is being replaced ('' if not).
 
         With --approve an unreadable baseline is replaced like a missing one: telling the user to
@@ -175,7 +194,10 @@ class Snapshot:
         if not path.exists():
             return None, ""
         try:
-            return imaging.read_png(path), ""
+            shot = Shot.read(path)
+            if self._settings.mode is Mode.APPROVE:
+                _ = shot.rgba  # decoded now, so a file that is broken past its header is replaced
+            return shot, ""
         except imaging.ImageError as exc:
             if self._settings.mode is Mode.APPROVE:
                 return None, str(exc)
@@ -223,16 +245,17 @@ class Snapshot:
     def _finish(
         self,
         base: _Base,
-        expected: np.ndarray | None,
-        actual: np.ndarray,
+        expected: Shot | None,
+        actual: Shot,
         verdict: Verdict,
         tolerance: Tolerance,
         metadata: dict[str, Any],
     ) -> SnapshotRecord:
+        width, height = actual.size
         fields: dict[str, Any] = dict(
-            width=actual.shape[1],
-            height=actual.shape[0],
-            content_hash=imaging.content_hash(actual),
+            width=width,
+            height=height,
+            content_hash=actual.content_hash,
             diff_pixel_count=verdict.diff_pixel_count,
             diff_ratio=verdict.diff_ratio,
             allowed_diff_pixels=verdict.allowed_diff_pixels,
@@ -242,31 +265,30 @@ class Snapshot:
         )
         if verdict.outcome is Outcome.UNCHANGED:
             if self._settings.server is not None:  # the server may need these pixels
-                fields["actual_path"] = self._unchanged_actual(base, expected, actual)
+                fields["actual_path"] = self._unchanged_actual(base, actual, verdict)
             return base.record(Outcome.UNCHANGED, **fields)
         approving = self._settings.mode is Mode.APPROVE
         out = self._settings.output_dir / "images" / base.identifier
-        actual_png = imaging.encode_png(actual)
         paths: dict[str, Any] = {}
         if not approving:
-            paths["actual_path"] = _write(out / "actual.png", actual_png)
+            paths["actual_path"] = _write(out / "actual.png", actual.png_bytes())
         if expected is not None:
-            paths["expected_path"] = _write(out / "expected.png", imaging.encode_png(expected))
+            paths["expected_path"] = _write(out / "expected.png", expected.png_bytes())
         if verdict.diff_image is not None:
             paths["diff_path"] = _write(out / "diff.png", imaging.encode_png(verdict.diff_image))
         if approving:
-            imaging.write_png(base.baseline_path, actual_png)
+            imaging.write_png(base.baseline_path, actual.baseline_bytes())
             paths["actual_path"] = base.baseline_path
         record = base.record(verdict.outcome, approved=approving, **fields, **paths)
         return _with_message(record, tolerance)
 
-    def _unchanged_actual(self, base: _Base, expected: np.ndarray | None, actual: np.ndarray) -> str:
+    def _unchanged_actual(self, base: _Base, actual: Shot, verdict: Verdict) -> str:
         """The baseline file itself when the pixels are identical (the common case: no encode),
         else the capture written to the output folder."""
-        if expected is not None and np.array_equal(expected, actual):
+        if verdict.identical:
             return base.baseline_path
         out = self._settings.output_dir / "images" / base.identifier / "actual.png"
-        return _write(out, imaging.encode_png(actual))
+        return _write(out, actual.png_bytes())
 
     def _failure(self, record: SnapshotRecord) -> SnapshotMismatch:
         """Record a failing snapshot and return the exception that fails its test."""
@@ -293,6 +315,12 @@ class _Base:
 
     def error(self, message: str) -> SnapshotRecord:
         return self.record(Outcome.ERROR, message=message)
+
+
+def soft_mismatch(messages: Sequence[str]) -> SnapshotMismatch:
+    """The failure a test with failing soft snapshots ends with: every mismatch, in call order."""
+    count = f"{len(messages)} soft snapshot{'s' if len(messages) != 1 else ''} failed"
+    return SnapshotMismatch("\n\n".join([f"{count}:", *messages]))
 
 
 def _check_target(target: Any, label: str) -> None:

@@ -12,6 +12,7 @@ import io
 import os
 import tempfile
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +89,19 @@ def decode_png(data: bytes, *, name: str = "image") -> np.ndarray:
 
 def read_png(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a PNG file to RGBA; errors name the file."""
+    return decode_png(read_png_bytes(path), name=str(path))
+
+
+def read_png_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A PNG file's bytes, refusing files over the size limit; errors name the file."""
     path = Path(path)
     try:
         size = path.stat().st_size
+        if size > MAX_PNG_BYTES:
+            raise ImageError(f"{path}: PNG is {size} bytes, over the {MAX_PNG_BYTES}-byte limit")
+        return path.read_bytes()
     except OSError as exc:
         raise ImageError(f"{path}: cannot read image ({exc.strerror})") from exc
-    if size > MAX_PNG_BYTES:
-        raise ImageError(f"{path}: PNG is {size} bytes, over the {MAX_PNG_BYTES}-byte limit")
-    return decode_png(path.read_bytes(), name=str(path))
 
 
 def encode_png(rgba: np.ndarray, *, compress_level: int = 1) -> bytes:
@@ -207,3 +213,51 @@ def _finish(array: np.ndarray, name: str) -> np.ndarray:
     height, width = array.shape[:2]
     _check_pixel_count((width, height), name)
     return np.ascontiguousarray(array, dtype=np.uint8)
+
+
+# -- the browser's own PNG bytes as baselines (the cheap exact path) -------------------------------
+
+_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_HASH_KEYWORD = b"visualreview-rgba-blake3"
+_HASH_CHUNK_LEN = 4 + 4 + len(_HASH_KEYWORD) + 1 + 64 + 1 + 64 + 4
+
+
+def png_size(data: bytes, *, name: str = "image") -> tuple[int, int]:
+    """(width, height) from the IHDR chunk, without decoding; checked against the pixel limit."""
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
+        raise ImageError(f"{name}: not a PNG file (bad signature); expected PNG bytes")
+    size = (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"))
+    _check_pixel_count(size, name)
+    return size
+
+
+def with_content_hash(png: bytes, rgba_hash: str) -> bytes:
+    """`png` with a tEXt chunk recording the content hash of its pixels, bound to the bytes.
+
+    A baseline written this way is the browser's PNG plus 166 bytes: the next unchanged capture
+    is then a byte comparison, and its content hash is read here instead of decoding the file."""
+    if not png.endswith(_IEND):
+        return png
+    data = _HASH_KEYWORD + b"\x00" + (blake3(png).hexdigest() + " " + rgba_hash).encode("ascii")
+    chunk = len(data).to_bytes(4, "big") + b"tEXt" + data
+    chunk += zlib.crc32(chunk[4:]).to_bytes(4, "big")
+    return png[: -len(_IEND)] + chunk + _IEND
+
+
+def split_content_hash(png: bytes) -> tuple[bytes, str | None]:
+    """Undo `with_content_hash`: (the PNG as the browser wrote it, its recorded content hash).
+
+    The hash is returned only when the chunk is ours and was written for exactly these bytes, so
+    a file re-encoded by another tool (an optimiser keeping text chunks) never lends its old hash."""
+    end = len(png) - len(_IEND)
+    start = end - _HASH_CHUNK_LEN
+    if start < 0 or png[end:] != _IEND or png[start + 4 : start + 8 + len(_HASH_KEYWORD)] != (
+        b"tEXt" + _HASH_KEYWORD
+    ):
+        return png, None
+    original = png[:start] + _IEND
+    text = png[start + 8 + len(_HASH_KEYWORD) + 1 : end - 4].decode("ascii", "replace")
+    bytes_hash, _, rgba_hash = text.partition(" ")
+    if bytes_hash != blake3(original).hexdigest() or len(rgba_hash) != 64:
+        return png, None
+    return original, rgba_hash

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from . import playwright_seam, report
-from .fixture import Snapshot, SnapshotMismatch
+from .fixture import Snapshot, SnapshotMismatch, soft_mismatch
 from .records import SnapshotRecord
 from .server_mode import ServerReport, submit_session
 from .session import WORKER_OUTPUT_KEY, SessionResult, VisualSession
@@ -26,6 +26,7 @@ RESULT_KEY = pytest.StashKey[SessionResult]()
 SERVER_KEY = pytest.StashKey[ServerReport]()
 ITEM_RECORDS_KEY = pytest.StashKey[list[SnapshotRecord]]()
 ITEM_SNAPSHOT_KEY = pytest.StashKey[Snapshot]()
+SOFT_FAILURES_KEY = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "visual_review(threshold=None, max_diff_pixels=None, max_diff_pixel_ratio=None, "
-        "full_page=None): per-test defaults for snapshot()",
+        "full_page=None, soft=None): per-test defaults for snapshot()",
     )
     try:
         settings = from_pytest_config(config)
@@ -157,6 +158,15 @@ class SessionHooks:
             self.visual.note_unfinished(report.nodeid)
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """A test whose soft snapshots failed fails at its end, with all of them listed."""
+        __tracebackhide__ = True
+        yield
+        failures = item.stash.get(SOFT_FAILURES_KEY, [])
+        if failures:
+            raise soft_mismatch(failures)
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -229,6 +239,7 @@ def _snapshot(request: pytest.FixtureRequest) -> Snapshot:
         marker_options=dict(marker.kwargs) if marker else {},
         claim=visual.claim,
         record=record,
+        soft_failures=request.node.stash.setdefault(SOFT_FAILURES_KEY, []),
     )
     request.node.stash[ITEM_SNAPSHOT_KEY] = snapshot
     return snapshot

@@ -19,10 +19,10 @@ from typing import Any
 #: deletes files it does not know there.
 DEFAULT_BASELINE_TEMPLATE = "{test_dir}/__visual_snapshots__/{test_file_stem}/{identifier}.png"
 DEFAULT_OUTPUT_DIR = ".visual-review"
-DEFAULT_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = 0.2  # Playwright's (options.threshold ?? 0.2); pixelmatch's own is 0.1
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MASK_COLOR = "#FF00FF"
-TEMPLATE_FIELDS = ("test_dir", "test_file_stem", "identifier", "rootdir")
+TEMPLATE_FIELDS = ("test_dir", "test_file_stem", "identifier", "rootdir", "platform")
 
 #: ini key -> (help text, pytest ini type, default)
 INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
@@ -43,6 +43,12 @@ INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
     "visual_review_output": (
         "folder for actual/expected/diff images and report.html (default .visual-review)",
         "string", ""),
+    "visual_review_soft": (
+        "a failing snapshot lets its test go on and fails it at its end, listing every mismatch "
+        "(Playwright's expect.soft)", "bool", False),
+    "visual_review_platform": (
+        "append the platform (-linux, -darwin, -win32) to every identifier, as Playwright does",
+        "bool", False),
     "visual_review_baseline_template": (
         f"where baselines live (default {DEFAULT_BASELINE_TEMPLATE})", "string", ""),
 }
@@ -136,6 +142,8 @@ class Settings:
     tolerance: Tolerance = Tolerance()
     capture: CaptureDefaults = CaptureDefaults()
     server: ServerSettings | None = None
+    soft: bool = False  # failing snapshots fail their test at its end, not at the call
+    platform_suffix: bool = False  # identifiers end in -<platform>, as Playwright's file names
     notes: tuple[str, ...] = ()  # said once in the summary (e.g. why server mode is off)
 
     @property
@@ -254,6 +262,8 @@ def from_pytest_config(config: Any) -> Settings:
         tolerance=tolerance,
         capture=capture,
         server=server,
+        soft=bool(ini("visual_review_soft")),
+        platform_suffix=bool(ini("visual_review_platform")),
         notes=notes,
     )
 

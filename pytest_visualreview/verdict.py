@@ -1,8 +1,11 @@
 """Decide a snapshot's outcome from its pixels and its baseline's: the one place tolerance is applied.
 
-The fast path asks the comparator only "within budget?" (no diff image, anti-aliasing work stops once
-the answer is known); the exact count and the diff image are computed only for a failure, where a
-person will read them.
+Three levels of work, each taken only when the one before cannot answer:
+
+* equal PNG bytes: equal pixels, the comparator would count 0 (no decode at all);
+* the budgeted comparator: "within budget?" (no diff image, anti-aliasing work stops once the
+  answer is known), also used for "are two consecutive screenshots the same?";
+* the exact count and the diff image, only for a failure, where a person will read them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from . import diff
 from .records import Outcome
 from .settings import Tolerance
+from .shot import Shot
 
 
 @dataclass(frozen=True)
@@ -24,50 +28,74 @@ class Verdict:
     allowed_diff_pixels: int = 0
     size_mismatch: bool = False
     expected_size: tuple[int, int] | None = None
-    actual_size: tuple[int, int] | None = None
+    identical: bool = False  # the capture has the baseline's exact pixels
     diff_image: np.ndarray | None = None
 
 
-class BaselineCheck:
-    """The budgeted comparison with one baseline, remembered for the last image it was asked
-    about, so the capture loop's "does the first shot match?" and the verdict on that same shot
-    cost one comparator call, not two."""
+def within_tolerance(expected: Shot, actual: Shot, tolerance: Tolerance) -> diff.DiffResult | None:
+    """The comparator's cheap answer for `actual` against `expected` (pixelmatch's img1), or None
+    when the sizes differ (that always fails, as in Playwright). Within budget its count is exact;
+    over budget it may be a lower bound."""
+    if actual.same_bytes(expected):
+        actual.adopt(expected)
+        width, height = actual.size
+        return diff.DiffResult(
+            diff_pixel_count=0,
+            total_pixels=width * height,
+            diff_ratio=0.0,
+            diff_image=None,
+            expected_size=(width, height),
+            actual_size=(width, height),
+            size_mismatch=False,
+            within_budget=True,
+            identical=True,
+        )
+    if expected.size != actual.size:
+        return None
+    width, height = actual.size
+    return diff.compare(
+        expected.rgba,
+        actual.rgba,
+        threshold=tolerance.threshold,
+        diff_image=False,
+        max_diff_pixels=tolerance.allowed_pixels(width * height),
+    )
 
-    def __init__(self, expected: np.ndarray, tolerance: Tolerance) -> None:
+
+def similar(previous: Shot, current: Shot, tolerance: Tolerance) -> bool:
+    """Playwright's test for "two consecutive screenshots are the same": the assertion's own
+    comparator and tolerance, with the earlier shot as the expectation."""
+    result = within_tolerance(previous, current, tolerance)
+    return result is not None and bool(result.within_budget)
+
+
+class BaselineCheck:
+    """The budgeted comparison with one baseline, remembered for the last shot it was asked
+    about, so the capture loop's "does the first shot match?" and the verdict on that same shot
+    cost one comparison, not two."""
+
+    def __init__(self, expected: Shot, tolerance: Tolerance) -> None:
         self.expected = expected
         self.tolerance = tolerance
-        self._last: tuple[np.ndarray, diff.DiffResult | None] | None = None
+        self._last: tuple[Shot, diff.DiffResult | None] | None = None
 
-    def quick(self, actual: np.ndarray) -> diff.DiffResult | None:
-        """The comparator's cheap answer, or None when sizes differ (that always fails).
-
-        Within budget its count is exact; over budget it may be a lower bound."""
+    def quick(self, actual: Shot) -> diff.DiffResult | None:
         if self._last is not None and self._last[0] is actual:
             return self._last[1]
-        result = None
-        if self.expected.shape == actual.shape:
-            allowed = self.tolerance.allowed_pixels(actual.shape[0] * actual.shape[1])
-            result = diff.compare(
-                self.expected,
-                actual,
-                threshold=self.tolerance.threshold,
-                diff_image=False,
-                max_diff_pixels=allowed,
-            )
+        result = within_tolerance(self.expected, actual, self.tolerance)
         self._last = (actual, result)
         return result
 
-    def matches(self, actual: np.ndarray) -> bool:
-        """True when `actual` would pass; cheap for the identical case."""
+    def matches(self, actual: Shot) -> bool:
+        """True when `actual` would pass; a byte comparison for the unchanged case."""
         result = self.quick(actual)
         return result is not None and bool(result.within_budget)
 
 
-def judge(check: BaselineCheck | None, actual: np.ndarray) -> Verdict:
+def judge(check: BaselineCheck | None, actual: Shot) -> Verdict:
     """Compare a capture with its baseline (`check` is None: there is none)."""
-    actual_size = (actual.shape[1], actual.shape[0])
     if check is None:
-        return Verdict(Outcome.NEW, actual_size=actual_size)
+        return Verdict(Outcome.NEW)
     expected, tolerance = check.expected, check.tolerance
     quick = check.quick(actual)
     if quick is not None and quick.within_budget:
@@ -76,11 +104,11 @@ def judge(check: BaselineCheck | None, actual: np.ndarray) -> Verdict:
             diff_pixel_count=quick.diff_pixel_count,
             diff_ratio=quick.diff_ratio,
             allowed_diff_pixels=tolerance.allowed_pixels(quick.total_pixels),
-            expected_size=actual_size,
-            actual_size=actual_size,
+            expected_size=actual.size,
+            identical=quick.identical,
         )
     # A failure: a person will read the exact count and look at the diff image.
-    result = diff.compare(expected, actual, threshold=tolerance.threshold, diff_image=True)
+    result = diff.compare(expected.rgba, actual.rgba, threshold=tolerance.threshold, diff_image=True)
     return Verdict(
         outcome=Outcome.CHANGED,
         diff_pixel_count=result.diff_pixel_count,
@@ -88,6 +116,5 @@ def judge(check: BaselineCheck | None, actual: np.ndarray) -> Verdict:
         allowed_diff_pixels=tolerance.allowed_pixels(result.total_pixels),
         size_mismatch=result.size_mismatch,
         expected_size=result.expected_size,
-        actual_size=result.actual_size,
         diff_image=result.diff_image,
     )

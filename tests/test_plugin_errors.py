@@ -22,11 +22,11 @@ def test_locator_matching_nothing_and_zero_size_element(project):
         """
         def test_missing(page, snapshot):
             page.goto(PAGE)
-            snapshot(page.locator("#does-not-exist"), "missing")
+            snapshot(page.locator("#does-not-exist"), "missing", timeout=0.5)
 
         def test_empty(page, snapshot):
             page.goto(PAGE)
-            snapshot(page.locator("#empty"), "empty")
+            snapshot(page.locator("#empty"), "empty", timeout=0.5)
 
         def test_many(page, snapshot):
             page.goto(PAGE)
@@ -35,9 +35,29 @@ def test_locator_matching_nothing_and_zero_size_element(project):
     )
     result = project.run("--visual-review")
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines(["*snapshot 'missing': locator '#does-not-exist' matched no element; check the selector*"])
+    result.stdout.fnmatch_lines(
+        ["*snapshot 'missing': locator '#does-not-exist' matched no element within the 0.5s timeout*"]
+    )
     result.stdout.fnmatch_lines(["*snapshot 'empty': locator '#empty' has no area to capture (0×0)*"])
     result.stdout.fnmatch_lines(["*locator 'div' matched 3 elements; narrow it to one*"])
+
+
+def test_a_late_element_is_waited_for_within_the_timeout(project):
+    """Playwright's screenshot waits for the element to be attached and visible; so do we."""
+    project.write_tests(
+        """
+        def test_late(page, snapshot):
+            page.goto(PAGE)
+            page.evaluate(\"\"\"setTimeout(() => {
+                const el = document.createElement('p');
+                el.id = 'late'; el.textContent = 'here at last';
+                document.body.appendChild(el);
+            }, 600)\"\"\")
+            snapshot(page.locator("#late"), "late")
+        """
+    )
+    project.run("--approve").assert_outcomes(passed=1)
+    project.run("--visual-review").assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bad signature"])

@@ -62,10 +62,7 @@ def decode_png(data: bytes, *, name: str = "image") -> np.ndarray:
             "capture a smaller region (clip or a locator) instead of the whole page"
         )
     if not data.startswith(PNG_SIGNATURE):
-        raise ImageError(
-            f"{name}: not a PNG file (bad signature); pass PNG bytes or a PNG file "
-            "(for a baseline: run with --approve to replace it)"
-        )
+        raise _not_a_png(name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -85,6 +82,13 @@ def decode_png(data: bytes, *, name: str = "image") -> np.ndarray:
             f"{name}: cannot decode PNG ({exc}); the file is corrupt or truncated, "
             "delete it and re-create it (for a baseline: run with --approve)"
         ) from exc
+
+
+def _not_a_png(name: str) -> ImageError:
+    return ImageError(
+        f"{name}: not a PNG file (bad signature); pass PNG bytes or a PNG file "
+        "(for a baseline: run with --approve to replace it)"
+    )
 
 
 def read_png(path: str | os.PathLike[str]) -> np.ndarray:
@@ -225,7 +229,7 @@ _HASH_CHUNK_LEN = 4 + 4 + len(_HASH_KEYWORD) + 1 + 64 + 1 + 64 + 4
 def png_size(data: bytes, *, name: str = "image") -> tuple[int, int]:
     """(width, height) from the IHDR chunk, without decoding; checked against the pixel limit."""
     if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
-        raise ImageError(f"{name}: not a PNG file (bad signature); expected PNG bytes")
+        raise _not_a_png(name)
     size = (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"))
     _check_pixel_count(size, name)
     return size

@@ -106,7 +106,7 @@ def test_bench(page, snapshot):
         else:
             check(i)
             png = shoot()
-    baseline = next((Path(__file__).parent / "__snapshots__").rglob("*bench-0.png")).read_bytes()
+    baseline = next(Path(__file__).parent.rglob("*--bench-0.png")).read_bytes()
     byte_match = imaging.split_content_hash(baseline)[0] == png
     if os.environ.get("OUT"):
         Path(os.environ["OUT"]).write_text(
@@ -155,7 +155,7 @@ def run_ours(repeats: int, reencode: bool) -> dict[str, list[float]]:
     pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
     subprocess.run([*pytest_cmd, "--approve"], cwd=project, env=env, check=True, capture_output=True)
     if reencode:
-        for baseline in (project / "__snapshots__").rglob("*.png"):
+        for baseline in project.rglob("*--bench-*.png"):  # wherever the baseline folder is
             baseline.write_bytes(imaging.encode_png(imaging.read_png(baseline)))
     out = project / "times.json"
     done = subprocess.run([*pytest_cmd, "--visual-review"], cwd=project, env={**env, "OUT": str(out)},

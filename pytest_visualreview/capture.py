@@ -84,10 +84,10 @@ def capture(
     deadline = time.monotonic() + options.timeout
     _wait_for_element(target, kind, name, options.timeout)
     shoot = _screenshot_function(target, options)
-    metadata = _page_metadata(target)
-    return _stable_capture(
-        shoot, deadline, options.timeout, tolerance or Tolerance(), matches_baseline, name, metadata
+    shot = _stable_capture(
+        shoot, deadline, options.timeout, tolerance or Tolerance(), matches_baseline, name
     )
+    return Capture(shot, _page_metadata(target))  # after the shots: it must not eat their timeout
 
 
 def _stable_capture(
@@ -97,8 +97,7 @@ def _stable_capture(
     tolerance: Tolerance,
     matches_baseline: Callable[[Shot], bool] | None,
     name: str,
-    metadata: dict[str, Any],
-) -> Capture:
+) -> Shot:
     def take() -> Shot:
         remaining = max(deadline - time.monotonic(), 0.001)
         return Shot(png=_shoot_within(shoot, remaining, timeout, name), name=name)
@@ -106,7 +105,7 @@ def _stable_capture(
     previous = take()
     attempts = 1
     if matches_baseline is not None and matches_baseline(previous):
-        return Capture(previous, metadata)
+        return previous
     waits = iter(STABILITY_WAITS_MS[1:])
     while True:
         wait = next(waits, STABILITY_WAITS_MS[-1]) / 1000
@@ -120,7 +119,7 @@ def _stable_capture(
         current = take()
         attempts += 1
         if similar(previous, current, tolerance):
-            return Capture(current, metadata)
+            return current
         previous = current
 
 

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from . import playwright_seam, report
+from .client.delivery import submit_session
+from .client.target import ServerReport
 from .fixture import Snapshot
 from .records import SnapshotRecord
-from .server_mode import ServerReport, submit_session
 from .session import WORKER_OUTPUT_KEY, SessionResult, VisualSession
 from .settings import INI_OPTIONS, SERVER_OPTIONS, Mode, SettingsError, from_pytest_config
 

@@ -43,6 +43,10 @@ class TestLocation:
         return cls(file_path=file_path, test_name=test_name or Path(file_path).stem)
 
     @property
+    def nodeid(self) -> str:
+        return f"{self.file_path}::{self.test_name}"
+
+    @property
     def file_stem(self) -> str:
         return Path(self.file_path).stem
 
@@ -58,6 +62,21 @@ def make_identifier(location: TestLocation, name: str) -> str:
     if not name or not name.strip():
         raise IdentifierError("snapshot name is empty; pass a name such as snapshot(page, 'header')")
     return location.identifier_prefix + _part(name)
+
+
+def identifier_for(location: TestLocation, name: str, chosen: object) -> str:
+    """The identifier a `pytest_visualreview_identifier` hook chose, checked against the
+    contract; the default scheme when no hook chose one (None)."""
+    __tracebackhide__ = True
+    if chosen is None:
+        return make_identifier(location, name)
+    if not isinstance(chosen, str) or not chosen or _UNSAFE.search(chosen):
+        raise IdentifierError(
+            f"pytest_visualreview_identifier returned {chosen!r} for snapshot {name!r} of "
+            f"{location.nodeid}; return a non-empty str of [A-Za-z0-9_-] (sanitize() from "
+            "pytest_visualreview.baselines makes one), or None for the default identifier"
+        )
+    return chosen
 
 
 def baseline_path(template: str, rootdir: Path, location: TestLocation, identifier: str) -> Path:

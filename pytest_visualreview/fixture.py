@@ -49,7 +49,8 @@ class Snapshot:
         nodeid: str,
         marker_options: dict[str, Any],
         claim: Callable[[str, str], None],
-        record: Callable[[SnapshotRecord], None],
+        record: Callable[[SnapshotRecord], SnapshotRecord],
+        identify: Callable[[TestLocation, str], str] = make_identifier,
     ) -> None:
         unknown = set(marker_options) - set(MARKER_OPTIONS)
         if unknown:
@@ -62,7 +63,8 @@ class Snapshot:
         self._nodeid = nodeid
         self._marker_options = marker_options
         self._claim = claim
-        self._record = record
+        self._record = record  # stores the record; returns it with the hooks' metadata merged
+        self._identify = identify
         self._unnamed = 0
         self._taken: set[str] = set()
 
@@ -90,7 +92,7 @@ class Snapshot:
         if name is None:
             self._unnamed += 1
             name = str(self._unnamed)
-        identifier = make_identifier(self._location, name)
+        identifier = self._identify(self._location, name)
         if identifier in self._taken:
             raise SnapshotMismatch(
                 f"snapshot name {name!r} is used twice in {self._nodeid}; give each snapshot in "
@@ -124,8 +126,7 @@ class Snapshot:
         record = self._finish(base, expected, shot.rgba, verdict, tolerance, shot.metadata)
         if record.failed:
             raise self._failure(record)
-        self._record(record)
-        return record
+        return self._record(record)
 
     # -- resolution -------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from . import playwright_seam, report
+from . import hookspecs, playwright_seam, report
+from .baselines import TestLocation, identifier_for
 from .client.delivery import submit_session
 from .client.target import ServerReport
 from .fixture import Snapshot
@@ -26,6 +27,10 @@ SESSION_KEY = pytest.StashKey[VisualSession]()
 RESULT_KEY = pytest.StashKey[SessionResult]()
 SERVER_KEY = pytest.StashKey[ServerReport]()
 ITEM_RECORDS_KEY = pytest.StashKey[list[SnapshotRecord]]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -167,10 +172,20 @@ def snapshot(request: pytest.FixtureRequest) -> Snapshot:
     visual = _session(config)
     marker = request.node.get_closest_marker("visual_review")
     records = request.node.stash.setdefault(ITEM_RECORDS_KEY, [])
+    hook = config.hook
 
-    def record(item: SnapshotRecord) -> None:
-        records.append(item)
-        visual.add(item)
+    def record(taken: SnapshotRecord) -> SnapshotRecord:
+        __tracebackhide__ = True
+        extras = hook.pytest_visualreview_snapshot_metadata(item=request.node, record=taken)
+        taken = taken.with_metadata(extras, source="pytest_visualreview_snapshot_metadata")
+        records.append(taken)
+        visual.add(taken)
+        return taken
+
+    def identify(location: TestLocation, name: str) -> str:
+        __tracebackhide__ = True
+        chosen = hook.pytest_visualreview_identifier(location=location, name=name)
+        return identifier_for(location, name, chosen)
 
     return Snapshot(
         settings=visual.settings,
@@ -178,6 +193,7 @@ def snapshot(request: pytest.FixtureRequest) -> Snapshot:
         marker_options=dict(marker.kwargs) if marker else {},
         claim=visual.claim,
         record=record,
+        identify=identify,
     )
 
 
@@ -207,6 +223,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_xdist_worker(config):
         config.workeroutput[WORKER_OUTPUT_KEY] = visual.worker_output()  # type: ignore[attr-defined]
         return
+    if visual.unfinished_tests and config.hook.pytest_visualreview_identifier.get_hookimpls():
+        # Baselines of unfinished tests are protected by their identifier prefix, which a custom
+        # scheme need not keep: keep every baseline, and let the server report nothing removed.
+        visual.note_partial("some tests did not finish and pytest_visualreview_identifier names snapshots")
     result = visual.finish()
     config.stash[RESULT_KEY] = result
     if result.records or result.obsolete:
@@ -232,6 +252,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.stash[SERVER_KEY] = server_report
         if server_report.failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    config.hook.pytest_visualreview_session_finish(result=result)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -2,7 +2,7 @@
 
 Every decision is delegated: settings.py resolves options, fixture.py turns a call into a record,
 session.py collects records (across xdist workers) and finds obsolete baselines, report.py writes
-the summary and the HTML report.
+the summary and the HTML report, client/ sends the run. The hooks of hookspecs.py are called here.
 """
 
 from __future__ import annotations

@@ -91,6 +91,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
         except (ValueError, KeyError) as exc:
             worst = max(worst, _err("upload", f"{folder}: {exc}"))
             continue
+        print(f"visualreview upload: sending {folder} (spooled because: {spooled.reason})",
+              file=sys.stderr)
         options = SendOptions(read_image=spooled.image, deadline=args.deadline,
                               progress=lambda line: print(line, file=sys.stderr))
         report = deliver(target, spooled.manifest, options, spool_root=None)

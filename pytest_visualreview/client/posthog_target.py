@@ -60,11 +60,11 @@ class PostHogTarget:
         report.uploaded = client.upload_all(created.get("uploads", []), read)
         options.progress(f"review server: run {report.run_id}: uploaded {report.uploaded} images, waiting")
         client.complete(report.run_id)
-        report.run = client.wait(report.run_id, deadline=options.deadline,
-                                 progress=_progress_line(options.progress))
+        run = client.wait(report.run_id, deadline=options.deadline,
+                          progress=_progress_line(options.progress))
         report.sent = True
-        _summarise(report, report.run, manifest.purpose, options.approve)
-        if options.approve and report.run.get("status") == "completed" and manifest.purpose == "review":
+        _summarise(report, run, manifest.purpose, options.approve)
+        if options.approve and run.get("status") == "completed" and manifest.purpose == "review":
             _approve(report, client, options.baseline_path)
 
 
@@ -82,7 +82,6 @@ def complete_run(client: PostHogClient, run_id: str, *, deadline: float,
     except ReviewServerError as exc:
         report.lines.append(f"review server: {exc}")
         return EXIT_ERROR, report
-    report.run = run
     _summarise(report, run, run.get("purpose", "review"), approve=False)
     if run.get("status") == "failed":
         return EXIT_ERROR, report

@@ -33,7 +33,6 @@ class ServerReport:
     sent: bool = False  # the server has the run: a spooled copy may be deleted
     run_id: str | None = None
     review_url: str | None = None
-    run: dict[str, Any] | None = None  # PostHog: the completed run as the server reports it
     uploaded: int = 0  # images sent (the others the server had already)
 
 

@@ -44,6 +44,10 @@ class TestLocation:
         return cls(file_path=file_path, test_name=test_name or Path(file_path).stem)
 
     @property
+    def nodeid(self) -> str:
+        return f"{self.file_path}::{self.test_name}"
+
+    @property
     def file_stem(self) -> str:
         return Path(self.file_path).stem
 
@@ -59,18 +63,33 @@ class TestLocation:
         return f"{self.file_prefix}{_part(self.test_name)}--"
 
 
-def make_identifier(location: TestLocation, name: str, platform: str = "") -> str:
-    """`<file stem>--<test name with params>--<snapshot name>[-<platform>]`, restricted to
-    [A-Za-z0-9_-]. The platform suffix is opt-in (Playwright always adds it)."""
+def make_identifier(location: TestLocation, name: str) -> str:
+    """`<file stem>--<test name with params>--<snapshot name>`, restricted to [A-Za-z0-9_-]; the
+    fixture adds the opt-in `-<platform>` suffix (Playwright always adds it) to any scheme's."""
     if not name or not name.strip():
         raise IdentifierError("snapshot name is empty; pass a name such as snapshot(page, 'header')")
-    return location.identifier_prefix + _part(name) + (f"-{platform}" if platform else "")
+    return location.identifier_prefix + _part(name)
 
 
 def current_platform() -> str:
     """Node's `process.platform` spelling, which Playwright puts in file names: linux, darwin,
     win32 (Python's sys.platform agrees for these; 'freebsd14' becomes 'freebsd')."""
     return sys.platform.rstrip("0123456789") or sys.platform
+
+
+def identifier_for(location: TestLocation, name: str, chosen: object) -> str:
+    """The identifier a `pytest_visualreview_identifier` hook chose, checked against the
+    contract; the default scheme when no hook chose one (None)."""
+    __tracebackhide__ = True
+    if chosen is None:
+        return make_identifier(location, name)
+    if not isinstance(chosen, str) or not chosen or _UNSAFE.search(chosen):
+        raise IdentifierError(
+            f"pytest_visualreview_identifier returned {chosen!r} for snapshot {name!r} of "
+            f"{location.nodeid}; return a non-empty str of [A-Za-z0-9_-] (sanitize() from "
+            "pytest_visualreview.baselines makes one), or None for the default identifier"
+        )
+    return chosen
 
 
 def baseline_path(template: str, rootdir: Path, location: TestLocation, identifier: str) -> Path:

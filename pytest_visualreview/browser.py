@@ -2,7 +2,7 @@
 
 Many locked-down CI images (and these machines) cannot download Playwright's browser, but have a distro
 Chromium. We fall back to it so `pytest --visual-review` works with no configuration; anything the user
-configured explicitly wins (see plugin.SystemChromiumLaunchArgs).
+configured explicitly wins (see playwright_seam.browser_type_launch_args).
 """
 
 from __future__ import annotations

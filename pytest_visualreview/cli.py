@@ -143,11 +143,11 @@ def add_run(subparsers: Any) -> None:
     create.add_argument("--branch", help="branch (default: CI environment, else git)")
     create.add_argument("--commit", help="commit SHA (default: CI environment, else git)")
     create.add_argument("--pr", help="pull request number (default: CI environment)")
-    create.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_run_create"))
+    create.set_defaults(func=lazy("pytest_visualreview.client.cli:cmd_run_create"))
     complete = runs.add_parser("complete", help="complete a run, wait, exit 0 clean/1 changes/2 error")
     _server_target(complete)
     complete.add_argument("run_id", help="the id `visualreview run create` printed")
-    complete.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_run_complete"))
+    complete.set_defaults(func=lazy("pytest_visualreview.client.cli:cmd_run_complete"))
 
 
 def add_upload(subparsers: Any) -> None:
@@ -157,7 +157,7 @@ def add_upload(subparsers: Any) -> None:
     )
     parser.add_argument("path", help="the spool folder, or one spooled run in it")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds to wait per run")
-    parser.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_upload"))
+    parser.set_defaults(func=lazy("pytest_visualreview.client.cli:cmd_upload"))
 
 
 def add_pull(subparsers: Any) -> None:
@@ -175,7 +175,7 @@ def add_pull(subparsers: Any) -> None:
         "--template", default=DEFAULT_BASELINE_TEMPLATE,
         help="baseline path template, as ini visual_review_baseline_template",
     )
-    parser.set_defaults(func=lazy("pytest_visualreview.client_cli:cmd_pull"))
+    parser.set_defaults(func=lazy("pytest_visualreview.client.cli:cmd_pull"))
 
 
 #: Subcommand registrars, in help order. Add new ones here.

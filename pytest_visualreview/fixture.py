@@ -86,7 +86,8 @@ class Snapshot:
         nodeid: str,
         marker_options: dict[str, Any],
         claim: Callable[[str, str], None],
-        record: Callable[[SnapshotRecord], None],
+        record: Callable[[SnapshotRecord], SnapshotRecord],
+        identify: Callable[[TestLocation, str], str] = make_identifier,
         soft_failures: list[str] | None = None,
     ) -> None:
         unknown = set(marker_options) - set(MARKER_OPTIONS)
@@ -100,7 +101,8 @@ class Snapshot:
         self._nodeid = nodeid
         self._marker_options = marker_options
         self._claim = claim
-        self._record = record
+        self._record = record  # stores the record; returns it with the hooks' metadata merged
+        self._identify = identify
         self._unnamed = 0
         self._taken: set[str] = set()
         #: messages of soft snapshots that failed; the plugin fails the test with them at its end
@@ -120,8 +122,9 @@ class Snapshot:
             name = str(self._unnamed)
         label = f"snapshot {name!r} in {self._nodeid}"
         try:
-            platform = current_platform() if self._settings.platform_suffix else ""
-            identifier = make_identifier(self._location, name, platform)
+            identifier = self._identify(self._location, name)
+            if self._settings.platform_suffix:  # opt-in, as Playwright's -linux in file names
+                identifier += f"-{current_platform()}"
             if identifier in self._taken:
                 raise IdentifierError(
                     f"the name {name!r} is used twice in this test; give each snapshot in a test "
@@ -172,8 +175,7 @@ class Snapshot:
                 raise failure
             self.soft_failures.append(record.message)
             return record
-        self._record(record)
-        return record
+        return self._record(record)
 
     def _check_option_names(self, options: Mapping[str, object]) -> None:
         """Python's own TypeError names neither the right option nor where it is documented."""

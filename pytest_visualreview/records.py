@@ -7,9 +7,18 @@ report and manifest can be built from them without touching pytest.
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+#: metadata keys the plugin sets itself (the manifest's node id and name, the verdict's threshold)
+RESERVED_METADATA = frozenset({"nodeid", "name", "threshold"})
+
+
+class MetadataError(ValueError):
+    """Metadata from a hook that cannot travel with the record (not a dict of JSON values)."""
 
 
 class Outcome(StrEnum):
@@ -50,6 +59,30 @@ class SnapshotRecord:
         """Did this snapshot fail its test (before --approve accepted it)?"""
         return self.outcome is not Outcome.UNCHANGED and not self.approved
 
+    def with_metadata(self, extras: Iterable[Mapping[str, Any] | None], source: str) -> SnapshotRecord:
+        """This record with `extras` merged into its metadata; the first to set a key wins (pluggy
+        calls a conftest.py's hook before an installed plugin's). Checked here, on the worker,
+        because the record crosses to the xdist controller and the spool as JSON."""
+        __tracebackhide__ = True
+        merged: dict[str, Any] = {}
+        for extra in reversed(list(extras)):
+            if extra is None:
+                continue
+            if not isinstance(extra, Mapping) or _not_json(extra):
+                raise MetadataError(
+                    f"{source} returned {extra!r:.200} for snapshot {self.identifier}; return a "
+                    "dict of JSON values (str keys; str, number, bool, None, lists, dicts), or None"
+                )
+            if reserved := sorted(RESERVED_METADATA & extra.keys()):
+                raise MetadataError(
+                    f"{source} set {', '.join(reserved)} for snapshot {self.identifier}; the "
+                    "plugin sets those itself: choose other keys"
+                )
+            merged.update(extra)
+        if not merged:
+            return self
+        return dataclasses.replace(self, metadata={**self.metadata, **merged})
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["outcome"] = self.outcome.value
@@ -62,3 +95,11 @@ class SnapshotRecord:
         if values.get("expected_size") is not None:
             values["expected_size"] = tuple(values["expected_size"])
         return cls(**values)
+
+
+def _not_json(value: Mapping[str, Any]) -> bool:
+    """Would `value` change (or fail) on its way through JSON? Tuples, int keys, objects do."""
+    try:
+        return bool(json.loads(json.dumps(value)) != value)
+    except (TypeError, ValueError):
+        return True

@@ -219,11 +219,11 @@ def test_a_session_goes_to_the_sentry_api_through_the_objectstore(wired, monkeyp
             "--visual-review-project=default", "--visual-review-app-id=shop")
     first = wired.run("--approve", *args[1:])
     first.assert_outcomes(passed=2)
-    first.stdout.fnmatch_lines(["*sentry: snapshot * of app shop: 2 images, uploaded 2 (0 already stored)*"])
+    first.stdout.fnmatch_lines(["*sentry: run * of app shop: 2 snapshots, uploaded 2 images (0 already stored)*"])
     again = wired.run(*args)
     again.assert_outcomes(passed=2)
-    again.stdout.fnmatch_lines(["*2 images, uploaded 0 (2 already stored)*"])
-    artifact = next(line for line in again.outlines if line.startswith("sentry: snapshot")).split()[2]
+    again.stdout.fnmatch_lines(["*2 snapshots, uploaded 0 images (2 already stored)*"])
+    artifact = next(line for line in again.outlines if line.startswith("sentry: run")).split()[2]
     details = requests.get(f"{live.url}/api/0/organizations/default/preprodartifacts/snapshots/{artifact}/",
                            headers={"Authorization": f"Bearer {live.token('project:read')}"}, timeout=10)
     assert details.status_code == 200
@@ -308,7 +308,7 @@ def test_a_sentry_upload_during_an_outage_is_spooled_and_sent_later(wired, monke
         sent = subprocess.run([sys.executable, "-m", "pytest_visualreview.cli", "upload", str(spool_root)],
                               capture_output=True, text=True, check=False)
         assert sent.returncode == 0, sent.stderr
-        assert "2 images, uploaded 2" in sent.stderr
+        assert "2 snapshots, uploaded 2 images" in sent.stderr
         assert list(spool_root.iterdir()) == []
     finally:
         restarted.kill()

@@ -15,7 +15,7 @@ import requests
 from PIL import Image
 from server.live_server import LiveServer
 
-from pytest_visualreview.sentry_client import upload_snapshots
+from pytest_visualreview.client.sentry import upload_snapshots
 
 _apps = itertools.count(1)
 

@@ -14,7 +14,8 @@ import requests
 import zstandard
 from PIL import Image
 
-from pytest_visualreview.sentry_client import SentryUploadError, upload_snapshots
+from pytest_visualreview.client.sentry import upload_snapshots
+from pytest_visualreview.client.transport import ReviewServerError
 
 from .conftest import Sentry, png, sha
 from .seed_shapes import IMAGE_DETAIL, SNAPSHOT_DETAILS
@@ -465,7 +466,7 @@ def test_snapshots_are_private_to_their_project(sentry: Sentry, app_id: str) -> 
 
 
 def test_client_reports_server_errors_with_detail(sentry: Sentry, app_id: str) -> None:
-    with pytest.raises(SentryUploadError, match="app_id field is required"):
+    with pytest.raises(ReviewServerError, match="app_id field is required"):
         upload_snapshots(
             sentry.url,
             org="default",
@@ -474,7 +475,7 @@ def test_client_reports_server_errors_with_detail(sentry: Sentry, app_id: str) -
             app_id="x" * 300,
             images=[("a.png", png(2, 2, RED), 2, 2, {})],
         )
-    with pytest.raises(SentryUploadError, match="upload-options: HTTP 401"):
+    with pytest.raises(ReviewServerError, match="upload-options: HTTP 401"):
         upload_snapshots(
             sentry.url,
             org="default",

@@ -1,8 +1,7 @@
-"""Errored images, the admin CLI's Sentry scopes, CI environment detection, restart resume."""
+"""Errored images, the admin CLI's Sentry scopes, restart resume."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,7 @@ import pytest
 import requests
 from server.live_server import LiveServer
 
-from pytest_visualreview.records import Outcome, SnapshotRecord
-from pytest_visualreview.sentry_client import images_from_records, upload_snapshots, vcs_from_env
+from pytest_visualreview.client.sentry import upload_snapshots
 
 from .conftest import Sentry, png
 from .test_live_api import BLUE, RED, names, vcs
@@ -70,46 +68,6 @@ def test_admin_cli_creates_tokens_with_sentry_scopes(sentry: Sentry) -> None:
     assert sentry.get(path, token=token).status_code == 200
 
 
-def test_vcs_from_github_actions_environment(tmp_path: Path) -> None:
-    assert vcs_from_env({}) == {}
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"head": {"sha": "h" * 40}, "base": {"sha": "b" * 40}}}))
-    env = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_REPOSITORY": "acme/web",
-        "GITHUB_SHA": "m" * 40,  # the merge commit: not what Sentry wants
-        "GITHUB_EVENT_NAME": "pull_request",
-        "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_REF": "refs/pull/42/merge",
-        "GITHUB_HEAD_REF": "feature",
-        "GITHUB_BASE_REF": "main",
-    }
-    assert vcs_from_env(env) == {
-        "provider": "github",
-        "head_repo_name": "acme/web",
-        "base_repo_name": "acme/web",
-        "head_sha": "h" * 40,
-        "head_ref": "feature",
-        "base_sha": "b" * 40,
-        "base_ref": "main",
-        "pr_number": 42,
-    }
-    push = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_REPOSITORY": "acme/web",
-        "GITHUB_SHA": "c" * 40,
-        "GITHUB_EVENT_NAME": "push",
-        "GITHUB_REF_NAME": "main",
-    }
-    assert vcs_from_env(push) == {
-        "provider": "github",
-        "head_repo_name": "acme/web",
-        "base_repo_name": "acme/web",
-        "head_sha": "c" * 40,
-        "head_ref": "main",
-    }
-
-
 @pytest.mark.slow
 def test_a_restarted_server_finishes_interrupted_comparisons(tmp_path: Path) -> None:
     server = LiveServer.start(tmp_path / "data")
@@ -132,40 +90,3 @@ def test_a_restarted_server_finishes_interrupted_comparisons(tmp_path: Path) -> 
         assert requests.get(server.url + "/healthz", timeout=5).ok
     finally:
         server.stop()
-
-
-def test_plugin_records_upload_as_identifier_png(sentry: Sentry, app_id: str, tmp_path: Path) -> None:
-    shot = tmp_path / "actual.png"
-    shot.write_bytes(png(6, 4, RED))
-    records = [
-        SnapshotRecord(
-            nodeid="tests/test_web.py::test_home",
-            name="home",
-            identifier="test_web-test_home-home",
-            outcome=Outcome.NEW,
-            width=6,
-            height=4,
-            actual_path=str(shot),
-            metadata={"display_name": "Home", "group": "Desktop"},
-        ),
-        SnapshotRecord(
-            nodeid="tests/test_web.py::test_broken",
-            name="broken",
-            identifier="test_web-test_broken-broken",
-            outcome=Outcome.ERROR,
-            message="capture failed",
-        ),
-    ]
-    items = images_from_records(records)
-    assert [i.file_name for i in items] == ["test_web-test_home-home.png"]
-    result = upload_snapshots(
-        sentry.url,
-        org="default",
-        project="default",
-        auth_token=sentry.token,
-        app_id=app_id,
-        images=items,
-    )
-    image = sentry.details(result.artifact_id)["images"][0]
-    assert image["image_file_name"] == "test_web-test_home-home.png"
-    assert (image["display_name"], image["group"], image["width"]) == ("Home", "Desktop", 6)

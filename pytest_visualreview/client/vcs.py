@@ -1,7 +1,9 @@
 """Which branch, commit and pull request a run belongs to: from the CI environment, else from git.
 
-The review server supersedes runs per (repo, branch, run type) and gates the commit, so getting these
-right matters more than getting them fast; flags override everything here.
+The one source of VCS facts for both targets: PostHog's run takes branch, commit and PR number;
+Sentry's upload also takes the repository, the provider and the PR's base commit (which starts its
+comparison). The review server supersedes runs per (repo, branch, run type) and gates the commit,
+so getting these right matters more than getting them fast; flags override everything here.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ class VcsError(Exception):
 
 @dataclass(frozen=True)
 class VcsInfo:
-    branch: str
-    commit_sha: str
+    branch: str  # the head branch (on a pull request: its source branch)
+    commit_sha: str  # the head commit (on a pull request: its head, not GitHub's merge commit)
     pr_number: int | None = None
+    base_sha: str | None = None  # a pull request's base commit
+    base_branch: str | None = None  # a pull request's target branch
+    repo_name: str | None = None  # "owner/name" on the provider
+    provider: str | None = None  # "github"
 
 
 def detect(
@@ -35,8 +41,7 @@ def detect(
     pr_number: int | None = None,
 ) -> VcsInfo:
     """Explicit values win, then GitHub Actions' variables, then `git` in `cwd`."""
-    env = os.environ if env is None else env
-    github = _github(env)
+    github = _github(os.environ if env is None else env)
     branch = branch or github.get("branch") or _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
     commit_sha = commit_sha or github.get("commit") or _git(cwd, "rev-parse", "HEAD")
     if pr_number is None and github.get("pr"):
@@ -50,7 +55,28 @@ def detect(
         raise VcsError(
             "cannot tell the branch (detached HEAD?); pass --visual-review-branch NAME"
         )
-    return VcsInfo(branch=branch, commit_sha=commit_sha, pr_number=pr_number)
+    return _info(github, branch, commit_sha, pr_number)
+
+
+def from_ci(env: Mapping[str, str] | None = None) -> VcsInfo | None:
+    """What the CI environment alone says (no git, no flags); None outside GitHub Actions."""
+    github = _github(os.environ if env is None else env)
+    if not github.get("commit"):
+        return None
+    pr = github.get("pr")
+    return _info(github, github.get("branch", ""), github["commit"], int(pr) if pr else None)
+
+
+def _info(github: dict[str, str], branch: str, commit_sha: str, pr_number: int | None) -> VcsInfo:
+    return VcsInfo(
+        branch=branch,
+        commit_sha=commit_sha,
+        pr_number=pr_number,
+        base_sha=github.get("base_sha"),
+        base_branch=github.get("base_branch"),
+        repo_name=github.get("repo"),
+        provider="github" if github else None,
+    )
 
 
 def current_branch(cwd: Path, env: Mapping[str, str] | None = None) -> str:
@@ -70,6 +96,8 @@ def _github(env: Mapping[str, str]) -> dict[str, str]:
     found: dict[str, str] = {}
     found["branch"] = env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME", "")
     found["commit"] = env.get("GITHUB_SHA", "")
+    found["repo"] = env.get("GITHUB_REPOSITORY", "")
+    found["base_branch"] = env.get("GITHUB_BASE_REF", "")  # set on pull request events only
     match = re.fullmatch(r"refs/pull/(\d+)/(?:merge|head)", env.get("GITHUB_REF", ""))
     if match:
         found["pr"] = match.group(1)
@@ -81,7 +109,8 @@ def _github(env: Mapping[str, str]) -> dict[str, str]:
             event = {}
         pull = event.get("pull_request") if isinstance(event, dict) else None
         if isinstance(pull, dict):
-            found["commit"] = str(pull.get("head", {}).get("sha") or found["commit"])
+            found["commit"] = str((pull.get("head") or {}).get("sha") or found["commit"])
+            found["base_sha"] = str((pull.get("base") or {}).get("sha") or "")
             found["pr"] = str(pull.get("number") or found.get("pr", ""))
     return {key: value for key, value in found.items() if value}
 

@@ -1,9 +1,9 @@
 """Keep a run on disk when the server cannot take it, and send it later.
 
-A spooled run is a folder: `run.json` (server, project, manifest, the run id for a shard, why it was
-spooled) and `images/<content hash>.png`. It holds copies, so cleaning `.visual-review/images` or
-the next test run never loses it; `visualreview upload` sends it and deletes it only once the server
-has accepted it.
+A spooled run is a folder: `run.json` (the target's own description of where the run goes, the
+manifest, why it was spooled) and `images/<content hash>.png`. It holds copies, so cleaning
+`.visual-review/images` or the next test run never loses it; `visualreview upload` sends it and
+deletes it only once the server has accepted it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .imaging import write_atomic
+from ..imaging import write_atomic
 from .manifest import Manifest
 
 RUN_FILE = "run.json"
@@ -24,29 +25,15 @@ RUN_FILE = "run.json"
 @dataclass(frozen=True)
 class SpooledRun:
     folder: Path
-    api_url: str
-    project: str
+    target: dict[str, Any]  # `Target.spool_fields()`: api, api_url, project, run_id, options
     manifest: Manifest
-    run_id: str | None  # a shard adds to an existing run
     reason: str
-    api: str = "posthog"
-    options: dict[str, Any] = field(default_factory=dict)  # api-specific (sentry: org, app_id, vcs)
 
     def image(self, content_hash: str) -> bytes:
         return (self.folder / "images" / f"{content_hash}.png").read_bytes()
 
 
-def write(
-    root: Path,
-    *,
-    api_url: str,
-    project: str,
-    manifest: Manifest,
-    run_id: str | None,
-    reason: str,
-    api: str = "posthog",
-    options: dict[str, Any] | None = None,
-) -> Path:
+def write(root: Path, *, target: Mapping[str, Any], manifest: Manifest, reason: str) -> Path:
     """Copy the manifest and its images under `root`; returns the new run folder."""
     folder = root / time.strftime("%Y%m%d-%H%M%S")
     suffix = 1
@@ -57,16 +44,12 @@ def write(
     images.mkdir(parents=True)
     spooled_images = {}
     for content_hash, source in manifest.images.items():
-        target = images / f"{content_hash}.png"
-        shutil.copyfile(source, target)
-        spooled_images[content_hash] = str(target)
+        copy = images / f"{content_hash}.png"
+        shutil.copyfile(source, copy)
+        spooled_images[content_hash] = str(copy)
     document = {
-        "api_url": api_url,
-        "project": project,
-        "run_id": run_id,
+        **target,
         "reason": reason,
-        "api": api,
-        "options": options or {},
         "manifest": {**manifest.to_dict(), "images": spooled_images},
     }
     # run.json last: a folder without it is an interrupted spool, never half a run.
@@ -77,16 +60,9 @@ def write(
 def read(folder: Path) -> SpooledRun:
     try:
         document: dict[str, Any] = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
-        return SpooledRun(
-            folder=folder,
-            api_url=document["api_url"],
-            project=str(document["project"]),
-            manifest=Manifest.from_dict(document["manifest"]),
-            run_id=document.get("run_id"),
-            reason=document.get("reason", ""),
-            api=document.get("api", "posthog"),
-            options=dict(document.get("options") or {}),
-        )
+        manifest = Manifest.from_dict(document.pop("manifest"))
+        reason = str(document.pop("reason", ""))
+        return SpooledRun(folder=folder, target=document, manifest=manifest, reason=reason)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{folder}: not a spooled run ({exc}); expected {RUN_FILE} in it") from exc
 

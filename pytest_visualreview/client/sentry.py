@@ -1,6 +1,7 @@
 """Send a session's snapshots to a Sentry-style server the way sentry-cli does.
 
-The plugin's ``--visual-review-api sentry`` calls :func:`upload_snapshots` at session end. The
+The plugin's ``--visual-review-api sentry`` (``SentryTarget``) calls :func:`upload_snapshots` at
+session end; one call uploads one run of snapshots (Sentry calls it a snapshot artifact). The
 protocol is sentry-cli 3.8's, recorded on the wire (docs/sentry.md), so the same code talks to
 sentry.io and to our reference server:
 
@@ -13,14 +14,13 @@ sentry.io and to our reference server:
    not shrink under zstd), so the plugin needs no zstd dependency.
 4. ``POST .../preprodartifacts/snapshots/`` with ``app_id``, ``images`` and the VCS fields.
 
-Only ``requests``; nothing here imports the server.
+Every request goes through the shared :class:`~.transport.Transport` (retries of outages, the
+transient/refused distinction). Only ``requests``; nothing here imports the server.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-import requests
+from .transport import ReviewServerError, Transport, is_transient_status
+from .vcs import VcsInfo, from_ci
 
 #: objectstore batch limits (per request: operations; per part: bytes).
 MAX_BATCH_OPS = 1000
@@ -46,7 +47,7 @@ VCS_FIELDS = (
 
 
 class SentryImage(NamedTuple):
-    """One image to upload. ``file_name`` is the identity key (``/``-separated relative path)."""
+    """One snapshot to upload. ``file_name`` is its identity key (``/``-separated relative path)."""
 
     file_name: str
     png: bytes
@@ -57,17 +58,24 @@ class SentryImage(NamedTuple):
 
 @dataclass(frozen=True)
 class SentryUploadResult:
-    """What the server answered, plus what the dedup saved."""
+    """What the server answered about the run, plus what the dedup saved."""
 
-    artifact_id: str
-    image_count: int
-    snapshot_url: str
-    uploaded: int  # objects sent
-    already_present: int  # objects the store had (HEAD hit)
+    artifact_id: str  # the run's id on the server
+    snapshot_count: int
+    review_url: str  # Sentry's ``snapshotUrl``
+    uploaded: int  # image objects sent
+    already_present: int  # image objects the store had (HEAD hit)
 
 
-class SentryUploadError(RuntimeError):
-    """The upload failed; the message names the step, the status and the server's detail."""
+def hints(status: int) -> str:
+    """What to check when a Sentry-style server refuses a request."""
+    if status == 401:
+        return "; check VISUAL_REVIEW_TOKEN (the server does not know this token)"
+    if status == 403:
+        return "; the token needs the project:write scope"
+    if status == 404:
+        return "; check --visual-review-org and --visual-review-project"
+    return ""
 
 
 def upload_snapshots(
@@ -82,10 +90,10 @@ def upload_snapshots(
     diff_threshold: float | None = None,
     selective: bool = False,
     all_image_file_names: list[str] | None = None,
-    session: requests.Session | None = None,
     timeout: float = 60.0,
+    transport: Transport | None = None,
 ) -> SentryUploadResult:
-    """Upload ``images`` as one snapshot of ``app_id`` and return the created artifact.
+    """Upload ``images`` as one run of ``app_id`` and return the created artifact.
 
     ``base_url`` is the Sentry URL (``https://sentry.io`` or ``http://127.0.0.1:8000`` for the
     reference server); ``org``/``project`` are slugs or ids; ``auth_token`` needs
@@ -94,27 +102,24 @@ def upload_snapshots(
     ``tags``, ``diff_threshold`` and any other keys, which the server keeps. ``vcs`` holds the
     keys of :data:`VCS_FIELDS` (see :func:`vcs_from_env`); a comparison starts when ``base_sha``
     and ``base_repo_name`` name an earlier upload's ``head_sha`` and ``head_repo_name``.
+    Failures raise :class:`~.transport.ReviewServerError` (``transient`` for outages) naming the
+    step, the status and the server's ``detail``; ``transport`` replaces the default one (a
+    :class:`~.transport.Transport` with ``auth_token``, ``timeout`` and retries).
     """
-    http = session or requests.Session()
+    http = transport or Transport(auth_token, timeout=timeout, hints=hints)
     root = base_url.rstrip("/")
     api = f"{root}/api/0/projects/{quote(org, safe='')}/{quote(project, safe='')}"
-    headers = {"Authorization": f"Bearer {auth_token}"}
     items = [SentryImage(*image) for image in images]
     names = [item.file_name for item in items]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        raise SentryUploadError(f"images: duplicate file names {dupes}")
+        raise ReviewServerError(f"images: duplicate file names {dupes}")
 
-    options = _json(
-        http.get(
-            f"{api}/preprodartifacts/snapshots/upload-options/",
-            params={"usecase": "auto"},
-            headers=headers,
-            timeout=timeout,
-        ),
-        "upload-options",
+    options = http.json(
+        "GET", f"{api}/preprodartifacts/snapshots/upload-options/", what="upload-options",
+        params={"usecase": "auto"},
     )
-    store = _Objectstore.from_options(options, http, timeout)
+    store = _Objectstore.from_options(options, http)
 
     hashes = {item.file_name: hashlib.sha256(item.png).hexdigest() for item in items}
     by_key = {store.key(h): item.png for item, h in zip(items, hashes.values(), strict=True)}
@@ -134,88 +139,47 @@ def upload_snapshots(
         payload["all_image_file_names"] = list(all_image_file_names)
     for key, value in (vcs or {}).items():
         if key not in VCS_FIELDS:
-            raise SentryUploadError(f"vcs: unknown field {key!r} (known: {', '.join(VCS_FIELDS)})")
+            raise ReviewServerError(f"vcs: unknown field {key!r} (known: {', '.join(VCS_FIELDS)})")
         if value not in (None, ""):
             payload[key] = value
-    created = _json(
-        http.post(f"{api}/preprodartifacts/snapshots/", json=payload, headers=headers, timeout=timeout),
-        "create snapshot",
-    )
+    created = http.json("POST", f"{api}/preprodartifacts/snapshots/", what="create run", body=payload)
     return SentryUploadResult(
         artifact_id=str(created.get("artifactId")),
-        image_count=int(created.get("imageCount", len(items))),
-        snapshot_url=str(created.get("snapshotUrl", "")),
+        snapshot_count=int(created.get("imageCount", len(items))),
+        review_url=str(created.get("snapshotUrl", "")),
         uploaded=len(missing),
         already_present=len(by_key) - len(missing),
     )
 
 
-def images_from_records(records: Iterable[Any]) -> list[SentryImage]:
-    """The plugin's ``SnapshotRecord``s as upload items: ``<identifier>.png`` with the actual PNG.
-
-    Records without a captured image (errors) are left out. ``metadata`` travels along, so
-    ``display_name``/``group``/``description``/``tags`` set by hooks reach the server.
-    """
-    out: list[SentryImage] = []
-    for record in records:
-        if not record.actual_path or not os.path.exists(record.actual_path):
-            continue
-        with open(record.actual_path, "rb") as handle:
-            data = handle.read()
-        out.append(
-            SentryImage(f"{record.identifier}.png", data, record.width, record.height, record.metadata)
-        )
-    return out
+def vcs_fields(vcs: VcsInfo) -> dict[str, Any]:
+    """Sentry's VCS fields from the one VcsInfo. Commits that are not 40 lower-case hex digits
+    (a short SHA given by flag) are left out rather than refused by the server."""
+    fields: dict[str, Any] = {
+        "provider": vcs.provider,
+        "head_repo_name": vcs.repo_name,
+        "base_repo_name": vcs.repo_name,
+        "head_sha": vcs.commit_sha if _SHA.fullmatch(vcs.commit_sha) else None,
+        "head_ref": vcs.branch,
+        "base_sha": vcs.base_sha if vcs.base_sha and _SHA.fullmatch(vcs.base_sha) else None,
+        "base_ref": vcs.base_branch,
+        "pr_number": vcs.pr_number,
+    }
+    return {key: value for key, value in fields.items() if value not in (None, "")}
 
 
 def vcs_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """VCS fields from GitHub Actions' environment (empty dict elsewhere).
+    """Sentry's VCS fields from GitHub Actions' environment (empty dict elsewhere).
 
     Mirrors sentry-cli's detection: on ``pull_request`` events the head/base shas come from the
-    event payload and the PR number from ``GITHUB_REF=refs/pull/N/merge``; on pushes only the
-    head is known, which makes the upload a base for later PRs.
+    event payload and the PR number from the ref; on pushes only the head is known, which makes
+    the upload a base for later PRs.
     """
-    env = os.environ if environ is None else environ
-    if not env.get("GITHUB_ACTIONS"):
-        return {}
-    repo = env.get("GITHUB_REPOSITORY")
-    out: dict[str, Any] = {
-        "provider": "github",
-        "head_repo_name": repo,
-        "base_repo_name": repo,
-        "head_sha": env.get("GITHUB_SHA"),
-        "head_ref": env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME"),
-    }
-    if env.get("GITHUB_EVENT_NAME") in ("pull_request", "pull_request_target"):
-        event: dict[str, Any] = {}
-        path = env.get("GITHUB_EVENT_PATH")
-        if path and os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                event = json.load(handle)
-        pr = event.get("pull_request") or {}
-        out["head_sha"] = (pr.get("head") or {}).get("sha") or out["head_sha"]
-        out["base_sha"] = (pr.get("base") or {}).get("sha")
-        out["base_ref"] = env.get("GITHUB_BASE_REF")
-        match = re.match(r"refs/pull/(\d+)/", env.get("GITHUB_REF", ""))
-        if match:
-            out["pr_number"] = int(match.group(1))
-    return {k: v for k, v in out.items() if v not in (None, "")}
+    info = from_ci(environ)
+    return vcs_fields(info) if info is not None else {}
 
 
-def _json(response: requests.Response, step: str) -> dict[str, Any]:
-    if response.status_code >= 400:
-        try:
-            detail: Any = response.json()
-        except ValueError:
-            detail = response.text[:500]
-        raise SentryUploadError(f"{step}: HTTP {response.status_code}: {detail}")
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise SentryUploadError(f"{step}: the answer is not JSON: {response.text[:200]!r}") from exc
-    if not isinstance(data, dict):
-        raise SentryUploadError(f"{step}: expected a JSON object, got {data!r:.200}")
-    return data
+_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class _Objectstore:
@@ -228,26 +192,24 @@ class _Objectstore:
         scopes: list[tuple[str, str]],
         token: str | None,
         expiration: str | None,
-        http: requests.Session,
-        timeout: float,
+        http: Transport,
     ) -> None:
         self.url = url.rstrip("/")
         self.usecase = usecase
         self.scope = ";".join(f"{k}={v}" for k, v in scopes)
         self.ids = dict(scopes)
         self.http = http
-        self.timeout = timeout
         self.headers = {"x-os-auth": f"Bearer {token}"} if token else {}
         self.expiration = expiration
 
     @classmethod
-    def from_options(cls, options: dict[str, Any], http: requests.Session, timeout: float) -> _Objectstore:
+    def from_options(cls, options: dict[str, Any], http: Transport) -> _Objectstore:
         store = options.get("objectstore")
         if not isinstance(store, dict) or not isinstance(store.get("url"), str):
-            raise SentryUploadError(f"upload-options: missing field `objectstore` in {options!r}")
+            raise ReviewServerError(f"upload-options: missing field `objectstore` in {options!r}")
         scopes = [(str(k), str(v)) for k, v in store.get("scopes") or []]
         if not {"org", "project"} <= dict(scopes).keys():
-            raise SentryUploadError(f"upload-options: scopes need org and project: {scopes!r}")
+            raise ReviewServerError(f"upload-options: scopes need org and project: {scopes!r}")
         return cls(
             store["url"],
             str(options.get("usecase") or "preprod"),
@@ -255,7 +217,6 @@ class _Objectstore:
             store.get("authToken"),
             store.get("expirationPolicy"),
             http,
-            timeout,
         )
 
     def key(self, sha256: str) -> str:
@@ -277,14 +238,14 @@ class _Objectstore:
                     lines.append(f"x-sn-expiration: {self.expiration}")
             body += ("\r\n".join(lines) + "\r\n\r\n").encode() + payload + b"\r\n"
         body += f"--{boundary}--\r\n".encode()
-        response = self.http.post(
+        response = self.http.send(
+            "POST",
             f"{self.url}/v1/objects:batch/{self.usecase}/{self.scope}/",
+            what="objectstore batch",
+            authorized=False,
             data=bytes(body),
             headers={**self.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
-            timeout=self.timeout,
         )
-        if response.status_code >= 400:
-            raise SentryUploadError(f"objectstore batch: HTTP {response.status_code}: {response.text[:500]}")
         return _parse_batch_answer(response.headers.get("Content-Type", ""), response.content)
 
     def missing(self, keys: list[str]) -> list[str]:
@@ -297,37 +258,41 @@ class _Objectstore:
                 if status == 404:
                     out.append(key)
                 elif not 200 <= status < 300:
-                    raise SentryUploadError(f"objectstore head {key}: {status}: {body[:200]!r}")
+                    raise _part_error(f"objectstore head {key}", status, body)
         return out
 
     def insert(self, objects: dict[str, bytes]) -> None:
         small = [(k, v) for k, v in objects.items() if len(v) <= MAX_BATCH_PART]
         for key, data in objects.items():
             if len(data) > MAX_BATCH_PART:
-                response = self.http.put(
+                self.http.send(
+                    "PUT",
                     f"{self.url}/v1/objects/{self.usecase}/{self.scope}/{key}",
+                    what=f"objectstore put {key}",
+                    authorized=False,
                     data=data,
                     headers={**self.headers, "Content-Type": "image/png"},
-                    timeout=self.timeout,
                 )
-                if response.status_code >= 400:
-                    raise SentryUploadError(
-                        f"objectstore put {key}: HTTP {response.status_code}: {response.text[:500]}"
-                    )
         for start in range(0, len(small), MAX_BATCH_OPS):
             chunk = small[start : start + MAX_BATCH_OPS]
             answers = self._batch([("insert", key, data) for key, data in chunk])
             for index, (key, _) in enumerate(chunk):
                 status, body = answers.get(index, (0, b"no answer"))
                 if not 200 <= status < 300:
-                    raise SentryUploadError(f"objectstore insert {key}: {status}: {body[:200]!r}")
+                    raise _part_error(f"objectstore insert {key}", status, body)
+
+
+def _part_error(what: str, status: int, body: bytes) -> ReviewServerError:
+    """One operation of a batch failed although the batch request itself succeeded."""
+    return ReviewServerError(f"{what}: HTTP {status}: {body[:200]!r}", status=status or None,
+                             transient=is_transient_status(status))
 
 
 def _parse_batch_answer(content_type: str, body: bytes) -> dict[int, tuple[int, bytes]]:
     """index -> (status, body) from a multipart batch answer."""
     match = re.search(r'boundary=(?:"([^"]+)"|([^;\s]+))', content_type)
     if not match:
-        raise SentryUploadError(f"objectstore batch: answer is not multipart ({content_type!r})")
+        raise ReviewServerError(f"objectstore batch: answer is not multipart ({content_type!r})")
     delimiter = b"--" + (match.group(1) or match.group(2)).encode()
     answers: dict[int, tuple[int, bytes]] = {}
     for raw in body.split(delimiter)[1:]:
@@ -344,6 +309,6 @@ def _parse_batch_answer(content_type: str, body: bytes) -> dict[int, tuple[int, 
             index = int(fields["x-sn-batch-operation-index"])
             status = int(fields["x-sn-batch-operation-status"].split()[0])
         except (KeyError, ValueError, IndexError) as exc:
-            raise SentryUploadError(f"objectstore batch: malformed answer part {head!r}") from exc
+            raise ReviewServerError(f"objectstore batch: malformed answer part {head!r}") from exc
         answers[index] = (status, payload)
     return answers

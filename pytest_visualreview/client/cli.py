@@ -1,6 +1,6 @@
 """Client subcommands of `visualreview`: `run create`, `run complete`, `upload`, `pull`.
 
-They speak to a review server the same way the plugin does (server_mode), with PostHog's CLI exit
+They speak to a review server the same way the plugin does (delivery), with PostHog's CLI exit
 codes: 0 clean, 1 unresolved changes, 2 error. Machine output (a run id) alone on stdout.
 """
 
@@ -12,11 +12,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import manifest, server_mode, snapshots_yml, spool
-from .baselines import TestLocation, baseline_path
-from .client import ReviewClient, ReviewServerError
-from .settings import TOKEN_ENV, ServerSettings, SettingsError, server_settings, validate_template
-from .vcs import VcsError, current_branch, detect
+from .. import snapshots_yml
+from ..baselines import TestLocation, baseline_path
+from ..settings import TOKEN_ENV, ServerSettings, SettingsError, server_settings, validate_template
+from . import spool
+from .delivery import CLIENT_METADATA, deliver, session_manifest, spooled_target
+from .posthog_target import EXIT_CLEAN, EXIT_ERROR, EXIT_UNRESOLVED, client_for, complete_run
+from .pull import pull
+from .target import SendOptions
+from .transport import ReviewServerError
+from .vcs import VcsError, current_branch
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
@@ -37,27 +42,16 @@ def _token() -> str:
 
 def _err(command: str, message: object) -> int:
     print(f"visualreview {command}: {message}", file=sys.stderr)
-    return server_mode.EXIT_ERROR
+    return EXIT_ERROR
 
 
 def cmd_run_create(args: argparse.Namespace) -> int:
     """Create an empty run for shards to fill; print its id."""
     try:
         settings = _settings(args)
-        vcs = detect(Path.cwd(), branch=settings.branch, commit_sha=settings.commit_sha,
-                     pr_number=settings.pr_number)
-        baseline = snapshots_yml.read(settings.baseline_path)
-        empty = manifest.build(
-            [],
-            repo_id=settings.repo,
-            run_type=settings.run_type,
-            vcs=vcs,
-            purpose=settings.purpose,
-            is_partial=bool(args.partial),
-            baseline_tokens=baseline.snapshots,
-            metadata={"client": "pytest-visualreview", "sharded": True},
-        )
-        created = server_mode.client_for(settings).create_run(empty.create_payload())
+        empty, _ = session_manifest(settings, [], cwd=Path.cwd(), is_partial=bool(args.partial),
+                                    metadata={**CLIENT_METADATA, "sharded": True})
+        created = client_for(settings).create_run(empty.create_payload())
     except (SettingsError, VcsError, snapshots_yml.SnapshotsFileError, ReviewServerError) as exc:
         return _err("run create", exc)
     print(created["run_id"])
@@ -70,9 +64,8 @@ def cmd_run_complete(args: argparse.Namespace) -> int:
         settings = _settings(args)
     except SettingsError as exc:
         return _err("run complete", exc)
-    client = server_mode.client_for(settings)
-    code, report = server_mode.complete_run(
-        client, args.run_id, deadline=settings.deadline,
+    code, report = complete_run(
+        client_for(settings), args.run_id, deadline=settings.deadline,
         progress=lambda line: print(line, file=sys.stderr),
     )
     for line in report.lines:
@@ -90,33 +83,27 @@ def cmd_upload(args: argparse.Namespace) -> int:
     if not folders:
         print(f"visualreview upload: nothing spooled in {args.path}", file=sys.stderr)
         return 0
-    worst = server_mode.EXIT_CLEAN
+    worst = EXIT_CLEAN
     for folder in folders:
         try:
             spooled = spool.read(folder)
-        except ValueError as exc:
-            worst = max(worst, _err("upload", exc))
+            target = spooled_target(spooled.target, token)
+        except (ValueError, KeyError) as exc:
+            worst = max(worst, _err("upload", f"{folder}: {exc}"))
             continue
-        if spooled.api == "sentry":
-            report = server_mode.send_sentry(
-                spooled.api_url, token, spooled.manifest, options=spooled.options,
-                spool_root=None, read_image=spooled.image,
-            )
-        else:
-            client = ReviewClient(spooled.api_url, spooled.project, token)
-            report = server_mode.send(
-                client, spooled.manifest, run_id=spooled.run_id, deadline=args.deadline,
-                approve=False, baseline_path=None, spool_root=None, read_image=spooled.image,
-                progress=lambda line: print(line, file=sys.stderr),
-            )
+        print(f"visualreview upload: sending {folder} (spooled because: {spooled.reason})",
+              file=sys.stderr)
+        options = SendOptions(read_image=spooled.image, deadline=args.deadline,
+                              progress=lambda line: print(line, file=sys.stderr))
+        report = deliver(target, spooled.manifest, options, spool_root=None)
         for line in report.lines:
             print(line, file=sys.stderr)
-        if report.run_id and not (report.failed and report.run is None):
+        if report.sent:
             shutil.rmtree(folder)
             print(f"visualreview upload: sent {folder} as run {report.run_id}", file=sys.stderr)
-            worst = max(worst, server_mode.EXIT_UNRESOLVED if report.failed else 0)
+            worst = max(worst, EXIT_UNRESOLVED if report.failed else EXIT_CLEAN)
         else:
-            worst = server_mode.EXIT_ERROR
+            worst = EXIT_ERROR
     return worst
 
 
@@ -139,8 +126,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
         return baseline_path(args.template, rootdir, location, str(snapshot["identifier"]))
 
     try:
-        lines = server_mode.pull(
-            server_mode.client_for(settings), repo=settings.repo, run_type=settings.run_type,
+        lines = pull(
+            client_for(settings), repo=settings.repo, run_type=settings.run_type,
             branch=branch, run_id=args.run_id, baseline_path=settings.baseline_path,
             local_baseline=local_baseline,
         )

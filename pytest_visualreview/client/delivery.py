@@ -1,0 +1,124 @@
+"""A session becomes a review run: build the manifest, pick the target, send it or keep it.
+
+Used at the end of a pytest session and by `visualreview upload`/`run create`; knows nothing of
+pytest. Every failure ends either in a clear error (the request was wrong: token, project, repo) or
+in a spooled run that `visualreview upload` sends later: a server outage never loses a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import snapshots_yml
+from ..records import SnapshotRecord
+from ..settings import ServerSettings
+from . import spool
+from .manifest import Manifest, build
+from .posthog_target import PostHogTarget
+from .sentry_target import SentryTarget
+from .target import Progress, SendOptions, ServerReport, Target, quiet
+from .transport import ReviewServerError
+from .vcs import VcsError, VcsInfo, detect
+
+#: `--visual-review-api` value (and spool file `api`) -> the target that speaks it
+TARGETS: dict[str, type[Target]] = {PostHogTarget.api: PostHogTarget, SentryTarget.api: SentryTarget}
+
+CLIENT_METADATA = {"client": "pytest-visualreview"}
+
+
+def target_for(settings: ServerSettings, vcs: VcsInfo) -> Target:
+    return TARGETS[settings.api].from_settings(settings, vcs)
+
+
+def spooled_target(fields: Mapping[str, Any], token: str) -> Target:
+    """The target a spooled run was meant for (runs spooled before `api` existed are PostHog's)."""
+    api = str(fields.get("api") or PostHogTarget.api)
+    if api not in TARGETS:
+        raise ValueError(f"unknown api {api!r} (known: {', '.join(TARGETS)})")
+    return TARGETS[api].from_spool(fields, token)
+
+
+def session_manifest(
+    settings: ServerSettings,
+    records: Iterable[SnapshotRecord],
+    *,
+    cwd: Path,
+    is_partial: bool,
+    unfinished_prefixes: Collection[str] = (),
+    metadata: Mapping[str, Any] = CLIENT_METADATA,
+) -> tuple[Manifest, VcsInfo]:
+    """The manifest of a session (or of an empty sharded run) and the VCS facts it was built from.
+
+    A test that did not finish (failed or skipped before its snapshots) leaves baselines this run
+    did not render; the run is then sent as partial so the server does not call them removed.
+    Raises VcsError or SnapshotsFileError.
+    """
+    vcs = detect(cwd, branch=settings.branch, commit_sha=settings.commit_sha,
+                 pr_number=settings.pr_number)
+    baseline = snapshots_yml.read(settings.baseline_path)
+    records = list(records)
+    rendered = {record.identifier for record in records}
+    prefixes = tuple(unfinished_prefixes)
+    unreached = bool(prefixes) and any(
+        identifier.startswith(prefixes) and identifier not in rendered
+        for identifier in baseline.snapshots
+    )
+    manifest = build(
+        records,
+        repo_id=settings.repo,
+        run_type=settings.run_type,
+        vcs=vcs,
+        purpose=settings.purpose,
+        is_partial=is_partial or unreached,
+        baseline_tokens=baseline.snapshots,
+        metadata=dict(metadata),
+    )
+    return manifest, vcs
+
+
+def submit_session(
+    settings: ServerSettings,
+    records: Iterable[SnapshotRecord],
+    *,
+    rootdir: Path,
+    spool_root: Path,
+    partial: bool,
+    approve: bool,
+    unfinished_prefixes: Collection[str] = (),
+    progress: Progress = quiet,
+) -> ServerReport:
+    """Everything the plugin does with a server at session end."""
+    try:
+        manifest, vcs = session_manifest(settings, records, cwd=rootdir, is_partial=partial,
+                                         unfinished_prefixes=unfinished_prefixes)
+    except (VcsError, snapshots_yml.SnapshotsFileError) as exc:
+        return ServerReport(lines=[f"review server: not sent: {exc}"], failed=True)
+    options = SendOptions(read_image=manifest.read_image, approve=approve,
+                          baseline_path=settings.baseline_path, deadline=settings.deadline,
+                          progress=progress)
+    return deliver(target_for(settings, vcs), manifest, options, spool_root=spool_root)
+
+
+def deliver(target: Target, manifest: Manifest, options: SendOptions, *,
+            spool_root: Path | None) -> ServerReport:
+    """Send one run; when the server does not take it, keep it in `spool_root` (None: it is
+    already being sent from the spool, where it stays)."""
+    report = ServerReport()
+    try:
+        target.send(manifest, options, report)
+    except ReviewServerError as error:
+        report.lines.append(f"review server: {error}")
+        if spool_root is None:
+            report.failed = True
+            return report
+        folder = spool.write(spool_root, target=target.spool_fields(), manifest=manifest,
+                             reason=str(error))
+        report.lines.append(
+            f"review server: the run was saved to {folder}; send it later with: "
+            f"visualreview upload {spool_root}"
+        )
+        # An outage leaves the tests' results standing; a refused request is a configuration error.
+        report.failed = not error.transient
+    return report

@@ -1,0 +1,1 @@
+"""Tests of the client layer (pytest_visualreview.client), one module per client module."""

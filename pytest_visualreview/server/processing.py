@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 from blake3 import blake3
 
-from ..imaging import ImageError, decode_png, encode_png
+from ..imaging import ImageError, decode_image
 from . import runs
 from .blobs import BlobStore
+from .diffimage import encode_diff_png
 from .store import Store, dumps, new_id, now
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
             return outcome
     if result.diff_image is not None:
         image = np.asarray(result.diff_image)
-        outcome.diff_png = encode_png(image)
+        outcome.diff_png = encode_diff_png(image)
         outcome.diff_size = (int(image.shape[1]), int(image.shape[0]))
     return outcome
 
@@ -155,8 +156,8 @@ def diff_snapshot(
             diff_metadata={"error": "baseline image not on the server; upload it to get a diff"},
         )
     try:
-        expected = decode_png(blobs.get(baseline), name=f"baseline {baseline[:12]}")
-        actual = decode_png(blobs.get(current), name=f"current {current[:12]}")
+        expected = decode_image(blobs.get(baseline), name=f"baseline {baseline[:12]}")[0]
+        actual = decode_image(blobs.get(current), name=f"current {current[:12]}")[0]
         outcome = classify_pair(snapshot_id, expected, actual)
         if outcome.diff_png is not None:
             outcome.diff_key = blake3(outcome.diff_png).hexdigest()

@@ -402,14 +402,6 @@ class Store:
             )
             return int(cursor.lastrowid or 0)
 
-    def project_by_slugs(self, org_slug: str, project_slug: str) -> sqlite3.Row | None:
-        """Resolve ``{org}/{project}`` slugs (Sentry-style URLs) to a project row."""
-        return self.query_one(
-            "SELECT p.* FROM projects p JOIN organizations o ON o.id = p.organization_id"
-            " WHERE o.slug = ? AND p.slug = ?",
-            (org_slug, project_slug),
-        )
-
 
 def _split_sql(script: str) -> list[str]:
     """Split a migration script into statements (our scripts have no ';' inside literals)."""

@@ -24,16 +24,17 @@ import logging
 import os
 import posixpath
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from ...diff import compare as pixel_compare
-from ...imaging import MAX_PIXELS, ImageError, content_hash, decode_png, pil_to_rgba
+from ...imaging import ImageError, decode_image
 from ..blobs import BlobStore
+from ..ingest import Checked, KeyMismatch
+from ..ingest import check as ingest_check
+from ..ingest import store as ingest_store
 from ..store import Store
 from . import db
 from .categorize import MAX_DIFF_PIXELS, ImageResult, decide, fingerprints, fold, is_complete, plan
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 SENSITIVITY = 0.01
 #: Pairs diffed at once within one comparison.
 DIFF_THREADS = max(2, min(8, os.cpu_count() or 2))
-JPEG_SIGNATURE = b"\xff\xd8\xff"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class IngestError(ValueError):
@@ -59,72 +58,42 @@ class IngestError(ValueError):
         self.message = message
 
 
-def decode_image(data: bytes, name: str) -> tuple[np.ndarray, str]:
-    """PNG or JPEG bytes (the formats sentry-cli uploads) to RGBA and a content type."""
-    if data.startswith(PNG_SIGNATURE):
-        return decode_png(data, name=name), "image/png"
-    if data.startswith(JPEG_SIGNATURE):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as image:
-                    width, height = image.size
-                    if width * height > MAX_PIXELS:
-                        raise ImageError(f"{name}: {width}x{height} is over {MAX_PIXELS} pixels")
-                    image.load()
-                    return pil_to_rgba(image, name=name), "image/jpeg"
-        except ImageError:
-            raise
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise ImageError(f"{name}: cannot decode JPEG ({exc})") from exc
-    raise ImageError(f"{name}: not a PNG or JPEG file")
-
-
-@dataclass(frozen=True)
-class Checked:
-    """An uploaded object that passed the checks, ready to be stored."""
-
-    sha256: str
-    data: bytes
-    content_type: str
-    pixel_hash: str
-    width: int
-    height: int
-
-
 def check(sha256: str, data: bytes) -> Checked:
     """Verify the key and decode the image: the CPU-bound half of an ingest (thread-safe).
 
     Split from :func:`store_checked` so a batch can check its inserts in parallel (PIL, zlib and
     BLAKE3 release the GIL) and still apply them in request order.
     """
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise IngestError(400, f"key: the bytes hash to sha256 {actual}, not to the key's {sha256}")
     try:
-        rgba, content_type = decode_image(data, sha256)
+        return ingest_check(data, sha256, key_kind="sha256", name=sha256, formats=("PNG", "JPEG"))
+    except KeyMismatch as exc:
+        raise IngestError(
+            400, f"key: the bytes hash to sha256 {exc.actual}, not to the key's {sha256}"
+        ) from exc
     except ImageError as exc:
         raise IngestError(415, f"body: {exc}") from exc
-    return Checked(sha256, data, content_type, content_hash(rgba), int(rgba.shape[1]), int(rgba.shape[0]))
 
 
 def store_checked(store: Store, blobs: BlobStore, project_id: int, item: Checked) -> bool:
     """Write the blob, then the row (a row always has its blob); False if it was there."""
-    if db.get_file(store, project_id, item.sha256) is not None:
+    if db.get_file(store, project_id, item.key) is not None:
         return False
-    blobs.put(item.sha256, item.data)
-    db.add_file(
-        store,
-        project_id,
-        item.sha256,
-        blob_key=item.sha256,
-        size_bytes=len(item.data),
-        content_type=item.content_type,
-        pixel_hash=item.pixel_hash,
-        width=item.width,
-        height=item.height,
-    )
-    return True
+
+    def write_row() -> bool:
+        db.add_file(
+            store,
+            project_id,
+            item.key,
+            blob_key=item.key,
+            size_bytes=len(item.data),
+            content_type=item.media_type,
+            pixel_hash=item.pixel_hash,
+            width=item.width,
+            height=item.height,
+        )
+        return True
+
+    return ingest_store(blobs, item.key, item.data, write_row)
 
 
 def ingest(store: Store, blobs: BlobStore, project_id: int, sha256: str, data: bytes) -> bool:
@@ -146,7 +115,7 @@ def _load(store: Store, blobs: BlobStore, project_id: int, sha256: str) -> np.nd
         data = blobs.get(str(row["blob_key"]))
     except FileNotFoundError:
         return None
-    return decode_image(data, sha256)[0]
+    return decode_image(data, name=sha256)[0]
 
 
 def diff_pair(

@@ -13,11 +13,7 @@ server's URL secret), so sentry-cli's debug log never prints the user's real tok
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import io
-import re
 import sqlite3
 import time
 import zipfile
@@ -28,9 +24,12 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..auth import Principal, authenticate
+from .. import resolve, tokens
+from ..auth import Principal, authenticate, bearer_token
 from ..context import ServerContext
 from ..errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge, Unauthenticated
+from ..limits import BodyLimit
+from ..resolve import is_id
 from ..store import Store
 from . import db, views
 from .compare import Checked, Comparer, IngestError, check, ingest, store_checked
@@ -56,6 +55,10 @@ MAX_BATCH_BYTES = 128 * 1024 * 1024
 OS_TOKEN_PREFIX = "vros1"
 OS_TOKEN_SECONDS = 3600
 EXPIRATION_POLICY = "ttl:396 days"
+BODY_LIMIT = BodyLimit(MAX_BODY_BYTES)
+BATCH_LIMIT = BodyLimit(MAX_BATCH_BYTES)
+OBJECT_LIMIT = BodyLimit(MAX_OBJECT_BYTES)
+APPROVE_LIMIT = BodyLimit(64 * 1024)
 #: Threads that verify and decode a batch's inserts (PIL, zlib and BLAKE3 release the GIL).
 INGEST_THREADS = 4
 
@@ -72,35 +75,9 @@ def install(app: FastAPI, context: ServerContext) -> None:
 # -- resolution and auth ---------------------------------------------------------------------------
 
 
-def is_id(text: str) -> bool:
-    """ASCII digits that fit a 64-bit integer (``str.isdigit`` accepts "²", which int() refuses)."""
-    return re.fullmatch(r"[0-9]{1,18}", text) is not None
-
-
-def _org(store: Store, org: str) -> sqlite3.Row:
-    column = "id" if is_id(org) else "slug"
-    row = store.query_one(f"SELECT * FROM organizations WHERE {column} = ?", (org,))
-    if row is None:
-        raise NotFound(f"organization {org!r} not found", attr="organization_id_or_slug")
-    return row
-
-
-def _project(store: Store, org: str, project: str) -> tuple[sqlite3.Row, sqlite3.Row]:
-    org_row = _org(store, org)
-    column = "id" if is_id(project) else "slug"
-    row = store.query_one(
-        f"SELECT * FROM projects WHERE organization_id = ? AND {column} = ?",
-        (org_row["id"], project),
-    )
-    if row is None:
-        raise NotFound(f"project {project!r} not found", attr="project_id_or_slug")
-    return org_row, row
-
-
 def _principal(store: Store, request: Request, scopes: tuple[str, ...]) -> Principal:
     principal = authenticate(store, request.headers.get("authorization"))
-    if not any(principal.has_scope(scope) for scope in scopes):
-        raise PermissionDenied(f"This endpoint requires one of the scopes: {' '.join(scopes)}.")
+    principal.require_any(scopes)
     return principal
 
 
@@ -108,34 +85,22 @@ def _can_write(principal: Principal) -> bool:
     return any(principal.has_scope(scope) for scope in WRITE_SCOPES)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def mint_os_token(secret: bytes, project_id: int, write: bool, now: float | None = None) -> str:
     """``vros1.<project>.<r|w>.<expires>.<mac>``: objectstore access for one project, one hour."""
     expires = int((time.time() if now is None else now) + OS_TOKEN_SECONDS)
     body = f"{OS_TOKEN_PREFIX}.{project_id}.{'w' if write else 'r'}.{expires}"
-    mac = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest())
-    return f"{body}.{mac}"
+    return f"{body}.{tokens.mac(secret, body)}"
 
 
 def _os_access(store: Store, request: Request, project_id: int) -> bool:
     """Authenticate an objectstore call for ``project_id``; returns whether it may write."""
     header = request.headers.get("x-os-auth") or request.headers.get("authorization")
-    if not header:
-        raise Unauthenticated("objectstore: x-os-auth: Bearer <token> is required.")
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("objectstore: x-os-auth must be 'Bearer <token>'.")
+    token = bearer_token(header, context="objectstore: ")
     if token.startswith(OS_TOKEN_PREFIX + "."):
         parts = token.split(".")
         if len(parts) != 5:
             raise Unauthenticated("objectstore: malformed token.")
-        body = ".".join(parts[:4])
-        expected = _b64(hmac.new(store.url_secret, body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, parts[4]):
+        if not tokens.verify(store.url_secret, ".".join(parts[:4]), parts[4]):
             raise Unauthenticated("objectstore: invalid token.")
         if not is_id(parts[3]) or int(parts[3]) < time.time():
             raise Unauthenticated("objectstore: token expired; ask upload-options for a new one.")
@@ -143,8 +108,7 @@ def _os_access(store: Store, request: Request, project_id: int) -> bool:
             raise NotFound(f"project {project_id} not found", attr="scope")
         return parts[2] == "w"
     principal = authenticate(store, f"Bearer {token}")
-    if not any(principal.has_scope(scope) for scope in READ_SCOPES):
-        raise PermissionDenied(f"This endpoint requires one of the scopes: {' '.join(READ_SCOPES)}.")
+    principal.require_any(READ_SCOPES)
     principal.require_project(project_id)
     return _can_write(principal)
 
@@ -155,15 +119,15 @@ def _scope_project(store: Store, org: str, scope: str) -> int:
         parts = parse_scope(scope)
     except ObjectstoreError as exc:
         raise Invalid(exc.message, attr="scope") from exc
-    org_row = _org(store, org)
+    org_row = resolve.organization(store, org)
     if parts["org"] != str(org_row["id"]):
         raise NotFound(f"organization {parts['org']!r} not found", attr="scope")
-    _, project_row = _project(store, str(org_row["id"]), parts["project"])
+    _, project_row = resolve.project(store, str(org_row["id"]), parts["project"])
     return int(project_row["id"])
 
 
 def _snapshot_in_org(store: Store, org: str, snapshot_id: str, principal: Principal) -> views.SnapshotRow:
-    org_row = _org(store, org)
+    org_row = resolve.organization(store, org)
     snapshot = db.get_snapshot(store, int(snapshot_id)) if is_id(snapshot_id) else None
     if snapshot is None or snapshot.project_id != principal.project_id:
         raise NotFound("Snapshot not found", attr="snapshot_id")
@@ -171,23 +135,6 @@ def _snapshot_in_org(store: Store, org: str, snapshot_id: str, principal: Princi
     if project is None or project["organization_id"] != org_row["id"]:
         raise NotFound("Snapshot not found", attr="snapshot_id")
     return snapshot
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 once it passes ``limit`` (chunked uploads included).
-
-    Handlers authenticate before calling this, so an anonymous client cannot make the server
-    buffer a large body.
-    """
-    length = request.headers.get("content-length", "")
-    if is_id(length) and int(length) > limit:
-        raise TooLarge(f"body: {length} bytes, over the {limit}-byte limit", attr="body")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge(f"body: over the {limit}-byte limit", attr="body")
-    return bytes(body)
 
 
 def _flag(value: str | None) -> bool:
@@ -231,7 +178,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     @router.get("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/upload-options/")
     def upload_options(org: str, project: str, request: Request) -> dict[str, Any]:
         principal = _principal(store, request, READ_SCOPES)
-        org_row, project_row = _project(store, org, project)
+        org_row, project_row = resolve.project(store, org, project)
         principal.require_project(int(project_row["id"]))
         base = context.base_url(request)
         return {
@@ -247,14 +194,14 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     @router.post("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/")
     async def create_snapshot(org: str, project: str, request: Request) -> JSONResponse:
         where = await run_in_threadpool(_may_upload, org, project, request)
-        raw = await read_limited(request, MAX_BODY_BYTES)
+        raw = await BODY_LIMIT.read(request)
         return await run_in_threadpool(
             _create_snapshot, where, request, raw, request.headers.get("content-encoding")
         )
 
     def _may_upload(org: str, project: str, request: Request) -> tuple[sqlite3.Row, int, Principal]:
         principal = _principal(store, request, WRITE_SCOPES)
-        org_row, project_row = _project(store, org, project)
+        org_row, project_row = resolve.project(store, org, project)
         project_id = int(project_row["id"])
         principal.require_project(project_id)
         return org_row, project_id, principal
@@ -306,7 +253,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     @router.post(os_prefix + "/objects:batch/{usecase}/{scope}/")
     async def batch(org: str, usecase: str, scope: str, request: Request) -> Response:
         project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
-        raw = await read_limited(request, MAX_BATCH_BYTES)
+        raw = await BATCH_LIMIT.read(request)
         return await run_in_threadpool(_batch, project_id, may_write, request, raw)
 
     def _os_auth(org: str, scope: str, request: Request) -> tuple[int, bool]:
@@ -396,7 +343,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
         project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
         if not may_write:
             raise PermissionDenied("objectstore: this token is read-only.")
-        raw = await read_limited(request, MAX_OBJECT_BYTES)
+        raw = await OBJECT_LIMIT.read(request)
         return await run_in_threadpool(_put, project_id, key, request, raw)
 
     def _put(project_id: int, key: str, request: Request, raw: bytes) -> dict[str, str]:
@@ -445,11 +392,11 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     ) -> dict[str, Any]:
         """The newest snapshot of ``app_id`` uploaded without a base (a main-branch build)."""
         principal = _principal(store, request, READ_SCOPES)
-        org_row = _org(store, org)
+        org_row = resolve.organization(store, org)
         if not app_id:
             raise Invalid("app_id query parameter is required", attr="app_id")
         if project:
-            _, project_row = _project(store, str(org_row["id"]), project)
+            _, project_row = resolve.project(store, str(org_row["id"]), project)
             principal.require_project(int(project_row["id"]))
         else:
             found = store.project(principal.project_id)
@@ -527,7 +474,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
         base = db.get_snapshot(store, success.base_id) if success is not None else None
         project = store.project(snapshot.project_id)
         assert project is not None
-        org_row = _org(store, str(project["organization_id"]))
+        org_row = resolve.organization(store, str(project["organization_id"]))
         files_url = f"/api/0/projects/{org_row['slug']}/{project['slug']}/files/images/"
         return views.image_detail(
             name,
@@ -540,7 +487,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     @router.get("/api/0/projects/{org}/{project}/files/images/{image_id:path}/")
     def image_file(org: str, project: str, image_id: str, request: Request) -> Response:
         principal = _principal(store, request, READ_SCOPES)
-        _, project_row = _project(store, org, project)
+        _, project_row = resolve.project(store, org, project)
         principal.require_project(int(project_row["id"]))
         row = db.get_file(store, int(project_row["id"]), image_id)
         if row is None:
@@ -550,7 +497,7 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
     @router.post("/api/0/organizations/{org}/preprodartifacts/{artifact_id}/approve/")
     async def approve(org: str, artifact_id: str, request: Request) -> JSONResponse:
         who = await run_in_threadpool(_may_approve, org, artifact_id, request)
-        raw = await read_limited(request, 64 * 1024)
+        raw = await APPROVE_LIMIT.read(request)
         return await run_in_threadpool(_approve, who, raw)
 
     def _may_approve(org: str, artifact_id: str, request: Request) -> tuple[Principal, views.SnapshotRow]:

@@ -32,7 +32,7 @@ from ..limits import BodyLimit
 from ..resolve import is_id
 from ..store import Store
 from . import db, views
-from .compare import Checked, Comparer, IngestError, check, ingest, store_checked
+from .compare import INCOMPLETE_CHAIN, Checked, IngestError, SentryComparisons, check, ingest, store_checked
 from .manifest import ManifestError, parse_json_body, parse_upload
 from .objectstore import (
     MAX_OBJECT_BYTES,
@@ -64,12 +64,10 @@ INGEST_THREADS = 4
 
 
 def install(app: FastAPI, context: ServerContext) -> None:
-    """Create the tables, start the comparison pool (resuming unfinished jobs), mount routes."""
+    """Create the tables, register the comparisons with the server's worker, mount routes."""
     db.install(context.store)
-    comparer = Comparer(context.store, context.blobs)
-    comparer.resume()
-    app.state.sentry_comparer = comparer
-    app.include_router(build_router(context, comparer))
+    context.worker.add_source(SentryComparisons(context.store, context.blobs))
+    app.include_router(build_router(context))
 
 
 # -- resolution and auth ---------------------------------------------------------------------------
@@ -153,7 +151,7 @@ def archive_zip(files: dict[str, bytes]) -> bytes:
 # -- the router ------------------------------------------------------------------------------------
 
 
-def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
+def build_router(context: ServerContext) -> APIRouter:
     router = APIRouter(tags=["sentry"])
     store, blobs = context.store, context.blobs
 
@@ -163,15 +161,13 @@ def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
         assert head is not None
         base = db.find_base(store, head)
         if base is not None:
-            comparison_id = db.create_comparison(store, head.id, base.id)
-            if comparison_id is not None:
-                comparer.submit(comparison_id)
+            db.create_comparison(store, head.id, base.id)
         if not head.manifest.selective:
             for waiting in db.heads_awaiting(store, head):
-                comparison_id = db.create_comparison(store, waiting.id, head.id)
-                if comparison_id is not None:
-                    comparer.submit(comparison_id)
-        comparer.retry_incomplete(head.project_id, head.app_id)
+                db.create_comparison(store, waiting.id, head.id)
+        # A new upload may be the missing ancestor of a selective base: try those again.
+        db.requeue_failed(store, head.project_id, head.app_id, INCOMPLETE_CHAIN)
+        context.worker.notify()
 
     # -- upload ------------------------------------------------------------------------------
 

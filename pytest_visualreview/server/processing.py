@@ -35,6 +35,7 @@ from . import runs
 from .blobs import BlobStore
 from .diffimage import encode_diff_png
 from .jobs import PixelPool
+from .review.enums import ClassificationReason, SnapshotResult
 from .store import Store, dumps, new_id, now
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,8 @@ class DiffOutcome:
     """What diffing one snapshot decided (written back by the coordinator)."""
 
     snapshot_id: str
-    result: str
-    classification_reason: str = ""
+    result: SnapshotResult
+    classification_reason: ClassificationReason = ClassificationReason.NONE
     change_kind: str = ""
     diff_percentage: float | None = None
     diff_pixel_count: int | None = None
@@ -75,7 +76,7 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
     metadata: dict[str, Any] = {"size_mismatch": bool(result.size_mismatch)}
     outcome = DiffOutcome(
         snapshot_id=snapshot_id,
-        result=runs.CHANGED,
+        result=SnapshotResult.CHANGED,
         diff_percentage=percentage,
         diff_pixel_count=int(result.diff_pixel_count),
         diff_metadata=metadata,
@@ -88,8 +89,8 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
         if 1.0 - score >= SSIM_DISSIMILARITY_THRESHOLD:
             outcome.change_kind = "structural"
         else:
-            outcome.result = runs.UNCHANGED
-            outcome.classification_reason = runs.BELOW_THRESHOLD
+            outcome.result = SnapshotResult.UNCHANGED
+            outcome.classification_reason = ClassificationReason.BELOW_THRESHOLD
             return outcome
     if result.diff_image is not None:
         image = np.asarray(result.diff_image)
@@ -119,7 +120,7 @@ def diff_snapshot(
     per-snapshot failures)."""
     if not baseline_held:
         return DiffOutcome(
-            snapshot_id, runs.CHANGED,
+            snapshot_id, SnapshotResult.CHANGED,
             diff_metadata={"error": "baseline image not on the server; upload it to get a diff"},
         )
     try:
@@ -133,11 +134,11 @@ def diff_snapshot(
             outcome.diff_png = None
         return outcome
     except (ImageError, OSError) as exc:
-        return DiffOutcome(snapshot_id, runs.CHANGED, diff_metadata={"error": str(exc)})
+        return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)})
     except Exception as exc:  # a comparator bug must not wedge the run: log, keep it changed
         log.exception("diff of snapshot %s failed", snapshot_id)
         return DiffOutcome(
-            snapshot_id, runs.CHANGED, diff_metadata={"error": f"diff failed: {exc!r}"}
+            snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": f"diff failed: {exc!r}"}
         )
 
 
@@ -166,7 +167,7 @@ class PostHogRuns:
         fetched twice.
         """
         run = self.store.query_one("SELECT * FROM runs WHERE id = ?", (run_id,))
-        if run is None or run["status"] != runs.PROCESSING:
+        if run is None or run["status"] != runs.RunStatus.PROCESSING:
             return
         repo_id = str(run["repo_id"])
         cursor = -1
@@ -194,7 +195,7 @@ class PostHogRuns:
             return
         with self.store.transaction() as conn:
             status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if status is not None and status["status"] == runs.PROCESSING:
+            if status is not None and status["status"] == runs.RunStatus.PROCESSING:
                 runs.finish_processing(conn, run_id)
 
     def _submit(self, pool: PixelPool, row: sqlite3.Row, have: set[str]) -> Future[DiffOutcome]:
@@ -219,9 +220,10 @@ class PostHogRuns:
             )
             for outcome in outcomes:
                 row = by_id[outcome.snapshot_id]
-                review_state = "" if outcome.result == runs.UNCHANGED else runs.REVIEW_PENDING
+                unchanged = outcome.result == SnapshotResult.UNCHANGED
+                review_state = runs.ReviewState.NONE if unchanged else runs.ReviewState.PENDING
                 tolerated_id = None
-                if outcome.result == runs.UNCHANGED:
+                if unchanged:
                     tolerated_id = _mint_auto_toleration(conn, run, row, outcome, stamp)
                 conn.execute(
                     "UPDATE run_snapshots SET needs_diff = 0, result = ?,"

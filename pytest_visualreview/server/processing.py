@@ -21,7 +21,6 @@ coordinator thread owns every database write.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from .blobs import BlobStore
 from .diffimage import encode_diff_png
 from .jobs import PixelPool
 from .review.enums import ClassificationReason, SnapshotResult
-from .store import Store, dumps, new_id, now
+from .store import Connection, Row, Store, dumps, new_id, now
 
 log = logging.getLogger(__name__)
 
@@ -99,24 +98,13 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
     return outcome
 
 
-_BLOBS: dict[str, BlobStore] = {}
-
-
-def diff_job(
-    blob_root: str, snapshot_id: str, baseline: str, current: str, baseline_held: bool
-) -> DiffOutcome:
-    """Pool entry point (module level so worker processes can import it)."""
-    blobs = _BLOBS.get(blob_root)
-    if blobs is None:
-        blobs = _BLOBS[blob_root] = BlobStore(blob_root)
-    return diff_snapshot(blobs, snapshot_id, baseline, current, baseline_held)
-
-
 def diff_snapshot(
     blobs: BlobStore, snapshot_id: str, baseline: str, current: str, baseline_held: bool
 ) -> DiffOutcome:
-    """Load both images from the blob folder, classify, store the diff blob; problems leave the
-    snapshot ``changed`` with the reason in ``diff_metadata.error`` (PostHog logs and skips
+    """Pool entry point: load both images from the blob store, classify, store the diff blob.
+
+    ``blobs`` travels to the worker process pickled (a store is a small handle). Problems leave
+    the snapshot ``changed`` with the reason in ``diff_metadata.error`` (PostHog logs and skips
     per-snapshot failures)."""
     if not baseline_held:
         return DiffOutcome(
@@ -171,14 +159,14 @@ class PostHogRuns:
             return
         repo_id = str(run["repo_id"])
         cursor = -1
-        in_flight: tuple[list[sqlite3.Row], list[Future[DiffOutcome]]] | None = None
+        in_flight: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
         while not stopping.is_set():
             batch = self.store.query(
                 "SELECT id, seq, identifier, baseline_hash, current_hash FROM run_snapshots"
                 " WHERE run_id = ? AND needs_diff = 1 AND seq > ? ORDER BY seq LIMIT ?",
                 (run_id, cursor, BATCH * max(1, pool.workers)),
             )
-            submitted: tuple[list[sqlite3.Row], list[Future[DiffOutcome]]] | None = None
+            submitted: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
             if batch:
                 cursor = int(batch[-1]["seq"])
                 have = runs.held_hashes(
@@ -198,14 +186,14 @@ class PostHogRuns:
             if status is not None and status["status"] == runs.RunStatus.PROCESSING:
                 runs.finish_processing(conn, run_id)
 
-    def _submit(self, pool: PixelPool, row: sqlite3.Row, have: set[str]) -> Future[DiffOutcome]:
+    def _submit(self, pool: PixelPool, row: Row, have: set[str]) -> Future[DiffOutcome]:
         return pool.submit(
-            diff_job, str(self.blobs.root), str(row["id"]), str(row["baseline_hash"]),
+            diff_snapshot, self.blobs, str(row["id"]), str(row["baseline_hash"]),
             str(row["current_hash"]), str(row["baseline_hash"]) in have,
         )
 
     def _write(
-        self, run: sqlite3.Row, batch: list[sqlite3.Row], outcomes: list[DiffOutcome]
+        self, run: Row, batch: list[Row], outcomes: list[DiffOutcome]
     ) -> None:
         """Commit a batch's results (diff blobs are already on disk) in one transaction."""
         repo_id = str(run["repo_id"])
@@ -241,7 +229,7 @@ class PostHogRuns:
 
 
 def _mint_auto_toleration(
-    conn: sqlite3.Connection, run: sqlite3.Row, row: sqlite3.Row, outcome: DiffOutcome,
+    conn: Connection, run: Row, row: Row, outcome: DiffOutcome,
     stamp: str,
 ) -> str:
     """Remember a below-threshold pair so future runs classify it without diffing."""

@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 DB_FILENAME = "visualreview.sqlite3"
+#: The metadata store's row and connection types. The domain names these, never ``sqlite3``, so
+#: another backend (issue 15) changes this module, not the domain.
+Row = sqlite3.Row
+Connection = sqlite3.Connection
 
 #: Schema migrations, in order. Index i brings user_version from i to i + 1. Append only.
 MIGRATIONS: list[str] = [

@@ -6,11 +6,10 @@ once; the PostHog API, the Sentry API and the review pages are thin callers.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from ..errors import Conflict, Invalid
-from ..store import Store, loads, new_id, now
+from ..store import Connection, Row, Store, loads, new_id, now
 from .baselines import build_baseline
 from .contracts import INTENTIONAL_TOLERATE_REASONS, STALE_DETAIL, RecomputeResult
 from .enums import RunStatus, SnapshotResult
@@ -19,7 +18,7 @@ from .quarantine import restamp_quarantine
 from .queries import get_run, get_snapshot
 
 
-def _reviewable(run: sqlite3.Row, action: str = "approved") -> None:
+def _reviewable(run: Row, action: str = "approved") -> None:
     if run["superseded_by_id"]:
         raise Conflict(STALE_DETAIL, code="stale_run")
     if run["purpose"] == "observe":
@@ -39,7 +38,7 @@ def approve(
     token_id: int | None,
     snapshots: Sequence[tuple[str, str | None]] = (),
     approve_all: bool = False,
-) -> sqlite3.Row:
+) -> Row:
     """Mark snapshots approved (DB only). ``snapshots`` is ``[(identifier, new_hash|None)]``;
     ``approve_all`` approves every pending non-quarantined changed/new snapshot and marks the run
     approved (v1 behaviour the seed documents)."""
@@ -81,7 +80,7 @@ def approve(
         recount(conn, run_id)
     return get_run(store, project_id, run_id)
 
-def _approve_all(conn: sqlite3.Connection, run_id: str, token_id: int | None, stamp: str) -> None:
+def _approve_all(conn: Connection, run_id: str, token_id: int | None, stamp: str) -> None:
     conn.execute(
         "UPDATE run_snapshots SET review_state = 'approved', approved_hash = current_hash,"
         " reviewed_at = ?, reviewed_by_token_id = ? WHERE run_id = ? AND is_quarantined = 0"
@@ -90,7 +89,7 @@ def _approve_all(conn: sqlite3.Connection, run_id: str, token_id: int | None, st
     )
 
 def _mark_run_approved(
-    conn: sqlite3.Connection, run_id: str, token_id: int | None, stamp: str, decision: str
+    conn: Connection, run_id: str, token_id: int | None, stamp: str, decision: str
 ) -> None:
     conn.execute(
         "UPDATE run_snapshots SET review_state = 'approved', reviewed_at = ?,"
@@ -108,7 +107,7 @@ def _mark_run_approved(
 def reject(
     store: Store, project_id: int, run_id: str, snapshot_id: str, *, token_id: int | None,
     comment: str = "",
-) -> sqlite3.Row:
+) -> Row:
     """Mark one changed/new/removed snapshot rejected (a passive annotation, as in PostHog)."""
     with store.transaction() as conn:
         run = get_run(store, project_id, run_id)
@@ -127,7 +126,7 @@ def reject(
 def tolerate(
     store: Store, project_id: int, run_id: str, snapshot_id: str, *, token_id: int | None,
     reason: str = "human",
-) -> sqlite3.Row:
+) -> Row:
     """Accept a changed snapshot as rendering noise: mint (or revive) the toleration
     ``(identifier, baseline_hash, current_hash)`` so future runs classify it unchanged. The result
     stays ``changed`` and the baseline is not updated."""
@@ -180,7 +179,7 @@ def finalize(
     approve_all: bool = False,
     commit_to_github: bool = True,
     api_url: str = "",
-) -> tuple[sqlite3.Row, str]:
+) -> tuple[Row, str]:
     """Ship a reviewed run: all-or-nothing. Returns the run and the signed ``snapshots.yml``.
 
     This server has no GitHub integration, so ``commit_to_github`` must be false: the caller
@@ -220,7 +219,7 @@ def finalize(
 
 def auto_approve(
     store: Store, project_id: int, run_id: str, *, token_id: int | None, api_url: str = ""
-) -> tuple[sqlite3.Row, str]:
+) -> tuple[Row, str]:
     """CLI auto-approve: approve every changed and new snapshot, return the signed baseline."""
     stamp = now()
     with store.transaction() as conn:
@@ -258,7 +257,7 @@ def recompute(store: Store, project_id: int, run_id: str) -> RecomputeResult:
         ci_rerun_error=error,
     )
 
-def _summary_tuple(run: sqlite3.Row) -> tuple[int, ...]:
+def _summary_tuple(run: Row) -> tuple[int, ...]:
     return tuple(
         int(run[key])
         for key in ("total_snapshots", "changed_count", "new_count", "removed_count",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from ... import snapshots_yml
 from .. import signing
 from ..errors import Invalid
 from ..repos import get_repo, signing_keys
-from ..store import Store
+from ..store import Connection, Store
 from .contracts import HASH_RE, IDENTIFIER_MAX
 from .enums import ReviewState, SnapshotResult
 from .queries import get_run
@@ -24,7 +22,7 @@ def validate_baseline_hashes(baseline_hashes: dict[str, str]) -> None:
                 attr=f"baseline_hashes.{identifier}",
             )
 
-def stored_baseline(conn: sqlite3.Connection, run_id: str, identifier: str) -> str | None:
+def stored_baseline(conn: Connection, run_id: str, identifier: str) -> str | None:
     row = conn.execute(
         "SELECT content_hash FROM run_baselines WHERE run_id = ? AND identifier = ?",
         (run_id, identifier),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..store import Row
 
 #: A content hash: BLAKE3 of the RGBA pixels, lower-case hex.
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -29,12 +30,12 @@ class ManifestItem:
 @dataclass(frozen=True)
 class SnapshotPage:
     count: int
-    rows: list[sqlite3.Row]
+    rows: list[Row]
     quarantined_count: int
 
 @dataclass(frozen=True)
 class RecomputeResult:
-    run: sqlite3.Row
+    run: Row
     counts_changed: bool
     unresolved: int
     ci_rerun_triggered: bool

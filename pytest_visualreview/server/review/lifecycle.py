@@ -6,13 +6,12 @@ run on the server's worker (:mod:`..processing`), which calls :func:`finish_proc
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from ..errors import Invalid
 from ..repos import get_repo, signing_keys
-from ..store import Store, dumps, new_id, now
+from ..store import Connection, Row, Store, dumps, new_id, now
 from .baselines import stored_baseline, validate_baseline_hashes, verify_token
 from .contracts import HASH_RE, IDENTIFIER_MAX, PURPOSES, RUN_TYPE_RE, ManifestItem
 from .enums import ClassificationReason, ReviewState, RunStatus, SnapshotResult
@@ -66,7 +65,7 @@ def create_run(
     purpose: str = "review",
     metadata: dict[str, Any] | None = None,
     is_partial: bool = False,
-) -> tuple[sqlite3.Row, list[str]]:
+) -> tuple[Row, list[str]]:
     """Register a run (status pending) and supersede the current run of the same
     ``(repo, branch, run_type)``. Returns the run and the hashes the client must upload."""
     repo = get_repo(store, project_id, repo_id)
@@ -126,9 +125,9 @@ def add_snapshots(
         return _add_items(conn, store, repo, run_id, items, baseline_hashes)
 
 def _add_items(
-    conn: sqlite3.Connection,
+    conn: Connection,
     store: Store,
-    repo: sqlite3.Row,
+    repo: Row,
     run_id: str,
     items: Sequence[ManifestItem],
     baseline_hashes: dict[str, str],
@@ -175,7 +174,7 @@ def _add_items(
     uploads = [h for h in dict.fromkeys(wanted) if h not in held]
     return added, uploads
 
-def complete_run(store: Store, project_id: int, run_id: str) -> sqlite3.Row:
+def complete_run(store: Store, project_id: int, run_id: str) -> Row:
     """Close a run for additions, verify uploads, classify what needs no pixels, and hand the
     rest to the diff worker (status ``processing``). Idempotent once past ``pending``."""
     with store.transaction() as conn:
@@ -217,7 +216,7 @@ def complete_run(store: Store, project_id: int, run_id: str) -> sqlite3.Row:
             recount(conn, run_id)
     return get_run(store, project_id, run_id)
 
-def _classify(conn: sqlite3.Connection, run: sqlite3.Row) -> None:
+def _classify(conn: Connection, run: Row) -> None:
     """PostHog's SnapshotClassifier minus pixels: exact / new / tolerated / to-diff / removed."""
     run_id, repo_id = str(run["id"]), str(run["repo_id"])
     baselines = {
@@ -284,7 +283,7 @@ def _classify(conn: sqlite3.Connection, run: sqlite3.Row) -> None:
             removed,
         )
 
-def finish_processing(conn: sqlite3.Connection, run_id: str) -> None:
+def finish_processing(conn: Connection, run_id: str) -> None:
     """Processing is over: ``failed`` if an error was recorded, else ``completed``; recount."""
     conn.execute(
         "UPDATE runs SET status = CASE WHEN COALESCE(error_message, '') != '' THEN 'failed'"
@@ -302,7 +301,7 @@ def fail_run(store: Store, run_id: str, message: str) -> None:
         )
         recount(conn, run_id)
 
-def recount(conn: sqlite3.Connection, run_id: str) -> dict[str, int]:
+def recount(conn: Connection, run_id: str) -> dict[str, int]:
     """Recompute the denormalised summary counts (quarantined snapshots are not counted)."""
     run = conn.execute("SELECT purpose FROM runs WHERE id = ?", (run_id,)).fetchone()
     row = conn.execute(

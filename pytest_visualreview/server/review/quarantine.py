@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import Invalid, NotFound
 from ..repos import get_repo
-from ..store import Store, new_id, now
+from ..store import Connection, Row, Store, new_id, now
 from .contracts import IDENTIFIER_MAX, RUN_TYPE_RE
 from .queries import get_run
 
 
-def active_quarantined(conn: sqlite3.Connection, repo_id: str, run_type: str) -> set[str]:
+def active_quarantined(conn: Connection, repo_id: str, run_type: str) -> set[str]:
     """Identifiers with an active quarantine (expires_at NULL or in the future)."""
     return {
         str(r[0])
@@ -24,7 +23,7 @@ def active_quarantined(conn: sqlite3.Connection, repo_id: str, run_type: str) ->
         )
     }
 
-def restamp_quarantine(conn: sqlite3.Connection, run: sqlite3.Row) -> None:
+def restamp_quarantine(conn: Connection, run: Row) -> None:
     quarantined = active_quarantined(conn, str(run["repo_id"]), str(run["run_type"]))
     marks = ",".join("?" * len(quarantined))
     conn.execute("UPDATE run_snapshots SET is_quarantined = 0 WHERE run_id = ?", (run["id"],))
@@ -47,7 +46,7 @@ def quarantine(
     token_id: int | None = None,
     source: str = "human",
     source_run_id: str | None = None,
-) -> sqlite3.Row:
+) -> Row:
     """Quarantine an identifier (expiring the previous active quarantine: an event log)."""
     get_repo(store, project_id, repo_id)
     if not RUN_TYPE_RE.match(run_type):
@@ -105,7 +104,7 @@ def list_quarantine(
     *,
     identifier: str | None = None,
     run_type: str | None = None,
-) -> list[sqlite3.Row]:
+) -> list[Row]:
     """Active quarantines; with ``identifier``, that identifier's full history (newest first)."""
     get_repo(store, project_id, repo_id)
     sql = "SELECT * FROM quarantined_identifiers WHERE repo_id = ?"

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import Invalid, NotFound
 from ..repos import get_repo
-from ..store import Store, loads, now
+from ..store import Row, Store, loads, now
 from .contracts import SnapshotPage
 
 
-def get_run(store: Store, project_id: int, run_id: str) -> sqlite3.Row:
+def get_run(store: Store, project_id: int, run_id: str) -> Row:
     """The run, or 404 when it does not exist in this project."""
     row = store.query_one(
         "SELECT * FROM runs WHERE id = ? AND project_id = ?", (str(run_id), project_id)
@@ -21,7 +20,7 @@ def get_run(store: Store, project_id: int, run_id: str) -> sqlite3.Row:
         raise NotFound(f"run {run_id} not found", attr="id")
     return row
 
-def get_snapshot(store: Store, run_id: str, snapshot_id: str) -> sqlite3.Row:
+def get_snapshot(store: Store, run_id: str, snapshot_id: str) -> Row:
     row = store.query_one(
         "SELECT * FROM run_snapshots WHERE id = ? AND run_id = ?", (str(snapshot_id), run_id)
     )
@@ -75,7 +74,7 @@ def list_runs(
     commit_sha: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[int, list[sqlite3.Row]]:
+) -> tuple[int, list[Row]]:
     """Runs, newest first, with PostHog's filters."""
     where: list[str] = ["project_id = ?"]
     params: list[Any] = [project_id]
@@ -150,7 +149,7 @@ def timeline(
     *,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[int, list[sqlite3.Row]]:
+) -> tuple[int, list[Row]]:
     """Deduped baseline timeline for one snapshot identity, newest first: one entry per
     baseline transition on the repo's default branches (PostHog ``get_snapshot_history``)."""
     repo = get_repo(store, project_id, repo_id)
@@ -163,7 +162,7 @@ def timeline(
         " AND r.status = 'completed' ORDER BY r.seq",
         (repo_id, run_type, identifier, *branches),
     )
-    transitions: list[sqlite3.Row] = []
+    transitions: list[Row] = []
     previous: str | None = None
     for row in rows:
         baseline = str(row["baseline_hash"])
@@ -175,7 +174,7 @@ def timeline(
 
 def tolerated_hashes(
     store: Store, project_id: int, run_id: str, identifier: str
-) -> list[sqlite3.Row]:
+) -> list[Row]:
     """Live tolerations of ``identifier`` in the run's repo, newest first (PostHog
     ``runs/{id}/tolerated-hashes/``)."""
     run = get_run(store, project_id, run_id)

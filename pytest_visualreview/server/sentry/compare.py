@@ -160,9 +160,6 @@ def plan_pair(
     )
 
 
-_BLOBS: dict[str, BlobStore] = {}
-
-
 @dataclass(frozen=True)
 class PairOutcome:
     """What a worker process found for one :class:`PairTask`; ``mask_key`` names the stored
@@ -173,11 +170,8 @@ class PairOutcome:
     mask_bytes: int = 0
 
 
-def diff_pair(blob_root: str, task: PairTask) -> PairOutcome:
+def diff_pair(blobs: BlobStore, task: PairTask) -> PairOutcome:
     """Pool entry point: decode both blobs, compare, store the diff mask blob."""
-    blobs = _BLOBS.get(blob_root)
-    if blobs is None:
-        blobs = _BLOBS[blob_root] = BlobStore(blob_root)
     result = task.result
     try:
         after = _load(blobs, task.head_blob)
@@ -305,7 +299,7 @@ def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: Pix
             if isinstance(step, ImageResult):
                 computed[name] = step
             else:
-                tasks.append((step, pool.submit(diff_pair, str(blobs.root), step)))
+                tasks.append((step, pool.submit(diff_pair, blobs, step)))
         for task, future in tasks:
             computed[task.name] = finish_pair(store, head.project_id, task, future.result())
         results = dict(planned.results)

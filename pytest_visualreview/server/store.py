@@ -287,6 +287,10 @@ class Store:
             rows.extend(self.query(sql.format(marks=",".join("?" * len(part))), (*params, *part)))
         return rows
 
+    def present(self, sql: str, params: tuple[Any, ...], values: Iterable[Any]) -> set[str]:
+        """Which of ``values`` a one-column ``IN ({marks})`` query finds (upload dedupe)."""
+        return {str(row[0]) for row in self.query_in(sql, params, values)}
+
     def query_one(
         self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
     ) -> sqlite3.Row | None:

@@ -30,12 +30,8 @@ def get_snapshot(store: Store, run_id: str, snapshot_id: str) -> Row:
 
 def held_hashes(store: Store, repo_id: str, hashes: Iterable[str]) -> set[str]:
     """Which of ``hashes`` the repo already has an artifact for (upload dedupe)."""
-    rows = store.query_in(
-        "SELECT content_hash FROM artifacts WHERE repo_id = ? AND content_hash IN ({marks})",
-        (repo_id,),
-        hashes,
-    )
-    return {str(row["content_hash"]) for row in rows}
+    sql = "SELECT content_hash FROM artifacts WHERE repo_id = ? AND content_hash IN ({marks})"
+    return store.present(sql, (repo_id,), hashes)
 
 _HAS_CHANGES = "(changed_count > 0 OR new_count > 0 OR removed_count > 0)"
 

@@ -133,12 +133,8 @@ def get_file(store: Store, project_id: int, image_id: str) -> sqlite3.Row | None
 
 def existing_files(store: Store, project_id: int, image_ids: list[str]) -> set[str]:
     """Which of ``image_ids`` the project has."""
-    rows = store.query_in(
-        "SELECT image_id FROM sentry_files WHERE project_id = ? AND image_id IN ({marks})",
-        (project_id,),
-        image_ids,
-    )
-    return {str(row["image_id"]) for row in rows}
+    sql = "SELECT image_id FROM sentry_files WHERE project_id = ? AND image_id IN ({marks})"
+    return store.present(sql, (project_id,), image_ids)
 
 
 # -- snapshots -----------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def add_serve(subparsers: Any) -> None:
         help="base URL clients reach the server at (default: taken from each request)",
     )
     parser.add_argument(
-        "--diff-workers", "--diff-threads", dest="diff_workers", type=int, default=None,
+        "--diff-workers", dest="diff_workers", type=int, default=None,
         help="diff worker processes (default: CPU count; 1 = diff inside the server process)"
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")

@@ -53,7 +53,8 @@ INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
         f"where baselines live (default {DEFAULT_BASELINE_TEMPLATE})", "string", ""),
 }
 
-#: Server mode: (flag, ini key, help). Flags win over ini, ini over the snapshots.yml config block.
+#: Server mode: key -> (flag, help); the ini key is `visual_review_<key>`. Flags win over ini, ini over
+#: the snapshots.yml config block.
 SERVER_OPTIONS: dict[str, tuple[str, str]] = {
     "url": ("--visual-review-url", "review server base URL, e.g. http://127.0.0.1:8000"),
     "api": ("--visual-review-api", "posthog (default: PostHog visual_review API) or sentry"),

@@ -152,3 +152,25 @@ def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_decode_image_takes_png_and_jpeg_behind_one_guard() -> None:
+    from pytest_visualreview.imaging import decode_image, decode_png, encode_png
+
+    rgba = np.zeros((10, 12, 4), dtype=np.uint8)
+    rgba[..., 0] = np.arange(12, dtype=np.uint8) * 20
+    rgba[..., 3] = 200
+    png = encode_png(rgba)
+    decoded, media = decode_image(png)
+    assert media == "image/png" and np.array_equal(decoded, decode_png(png))
+    assert decoded.flags.writeable and decoded.flags.c_contiguous
+    out = io.BytesIO()
+    Image.new("RGB", (6, 4), (10, 200, 30)).save(out, format="JPEG")
+    jpeg, media = decode_image(out.getvalue())
+    assert media == "image/jpeg" and jpeg.shape == (4, 6, 4) and (jpeg[..., 3] == 255).all()
+    with pytest.raises(ImageError, match="upload: not a PNG file"):
+        decode_image(out.getvalue(), name="upload", formats=("PNG",))
+    big = io.BytesIO()
+    Image.new("L", (8000, 7000)).save(big, format="JPEG")  # 56 M pixels, over the limit
+    with pytest.raises(ImageError, match="pixel limit|decompression-bomb"):
+        decode_image(big.getvalue())

@@ -6,13 +6,19 @@ in a data dir.
 
 Layers, each importable alone so other routers and the review pages can reuse them:
 
-- ``store``      SQLite connection handling, schema migrations, first-start seed data
-- ``blobs``      content-addressed blob folder with atomic writes
+- ``store``      the metadata store: SQLite connections, schema migrations, seed data, its row types
+- ``blobs``      content-addressed blob store with atomic writes
+- ``ingest``     the one ingest path (decode with the bomb guard, verify the key, blob then row)
+- ``tokens``, ``limits``, ``resolve``  the one HMAC, body limiter and org/project resolver
 - ``signing``    ``v1.<kid>.<hash>.<mac>`` baseline tokens
 - ``auth``       hashed bearer tokens with scopes, FastAPI dependencies
-- ``uploads``    presigned-POST upload targets and the ingest of uploaded PNGs
-- ``runs``       domain logic: runs, snapshots, review state, baselines, counts, timeline
-- ``processing`` background diff worker that survives restarts
+- ``uploads``    presigned-POST upload targets and PostHog's ingest of uploaded PNGs
+- ``runs``       the review domain's facade over ``review/`` (lifecycle, actions, baselines,
+                 quarantine, queries; ``enums``, ``contracts``)
+- ``jobs``       the one job queue and worker (coordinator thread + worker processes)
+- ``processing`` PostHog's job source and classification; ``diffimage`` the diff PNG encoder
 - ``api``        the PostHog visual_review routes (thin: parse, call ``runs``, serialise)
+- ``sentry``     Sentry's snapshots API and the objectstore subset sentry-cli uses
+- ``ui``         the review pages
 - ``app``        ``create_app(data_dir)`` wires the routers and the worker
 """

@@ -288,7 +288,7 @@ def build_router(context: ServerContext) -> APIRouter:
         principal: Write, run_id: str, body: Annotated[CompleteIn | None, Body()] = None
     ) -> dict[str, Any]:
         run = runs.complete_run(store, principal.project_id, run_id)
-        if run["status"] == runs.PROCESSING:
+        if run["status"] == runs.RunStatus.PROCESSING:
             context.worker.notify()
         return run_json(store, run)
 

@@ -1,8 +1,8 @@
 """``create_app(data_dir)``: the FastAPI application, its routers, error handling and worker.
 
-Routers are installed from modules that expose ``install(app, context)``. The built-in ones are
-always present; the optional ones (Sentry API, review pages) are picked up when their module
-exists, so each can land on its own without editing this file.
+Routers are installed from modules that expose ``install(app, context)``: the presigned files,
+the PostHog API, the Sentry API and the review pages. A router with background work registers a
+job source with the one worker (:mod:`.jobs`), which starts and stops with the app.
 
 Error policy (the house rule: a 500 is a bug): domain errors become their status with
 ``{type, code, detail, attr}``; request validation errors become 400 naming the field in ``attr``;
@@ -26,17 +26,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .blobs import BlobStore
 from .context import ServerContext
 from .errors import ServerError
-from .processing import DiffWorker
+from .jobs import Worker
+from .processing import PostHogRuns
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-#: Modules with ``install(app, context)``. Optional ones are skipped when not present.
-BUILTIN_ROUTERS = (
+#: Modules with ``install(app, context)``, installed in this order.
+ROUTERS = (
     "pytest_visualreview.server.files",
     "pytest_visualreview.server.api",
-)
-OPTIONAL_ROUTERS = (
     "pytest_visualreview.server.sentry.routes",
     "pytest_visualreview.server.ui.routes",
 )
@@ -48,23 +47,25 @@ def create_app(
     public_url: str | None = None,
     start_worker: bool = True,
     diff_workers: int | None = None,
-    routers: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the server over ``data_dir`` (created and migrated if new).
 
     ``public_url`` fixes the base of URLs handed to clients (else taken from each request);
-    ``start_worker=False`` leaves runs in ``processing`` (for tests of the worker itself).
+    ``start_worker=False`` leaves jobs queued (PostHog runs in ``processing``, Sentry comparisons
+    ``pending``) for tests of the worker itself; ``diff_workers`` sizes its process pool.
     """
     data_dir = Path(data_dir)
     store = Store(data_dir)
     blobs = BlobStore(data_dir / "blobs")
-    worker = DiffWorker(store, blobs, workers=diff_workers)
+    worker = Worker(workers=diff_workers)
+    worker.add_source(PostHogRuns(store, blobs))
+    worker.on_exit.append(store.close)  # the coordinator thread's connection
     context = ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if start_worker:
-            worker.start()  # resumes runs left in 'processing' by a previous process
+            worker.start()  # resumes jobs a previous process left queued
         try:
             yield
         finally:
@@ -77,25 +78,14 @@ def create_app(
     )
     app.state.context = context
     _install_error_handlers(app)
-    for module_name in routers if routers is not None else (*BUILTIN_ROUTERS, *OPTIONAL_ROUTERS):
-        _install(app, context, module_name, optional=module_name in OPTIONAL_ROUTERS)
+    for module_name in ROUTERS:
+        importlib.import_module(module_name).install(app, context)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "schema_version": store.schema_version}
 
     return app
-
-
-def _install(app: FastAPI, context: ServerContext, module_name: str, *, optional: bool) -> None:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if optional and exc.name is not None and module_name.startswith(exc.name):
-            log.debug("optional router %s not present", module_name)
-            return
-        raise
-    module.install(app, context)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

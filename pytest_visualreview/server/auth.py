@@ -31,8 +31,6 @@ from .store import Store, dumps, loads, now
 
 TOKEN_PREFIX = "vrt_"
 SCOPE_RE = re.compile(r"^[a-z][a-z_]*:[a-z][a-z_]*$")
-#: Scopes the built-in routers check. Other routers may use any ``area:action`` string.
-KNOWN_SCOPES = ("visual_review:read", "visual_review:write")
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,11 @@ class Principal:
             return True
         area, _, action = scope.partition(":")
         return action == "read" and f"{area}:write" in self.scopes
+
+    def require_any(self, scopes: tuple[str, ...]) -> None:
+        """403 unless the token has at least one of ``scopes``."""
+        if not any(self.has_scope(scope) for scope in scopes):
+            raise PermissionDenied(f"This endpoint requires one of the scopes: {' '.join(scopes)}.")
 
     def require_project(self, project_id: int) -> None:
         """404 unless the token belongs to ``project_id``."""
@@ -96,14 +99,20 @@ def revoke_token(store: Store, token: str) -> bool:
         return cursor.rowcount > 0
 
 
-def authenticate(store: Store, authorization: str | None) -> Principal:
-    """The principal for an ``Authorization`` header value, or 401."""
-    if not authorization:
-        raise Unauthenticated("Authentication credentials were not provided.")
-    scheme, _, token = authorization.strip().partition(" ")
+def bearer_token(header: str | None, *, context: str = "") -> str:
+    """The token of a ``Bearer <token>`` header value, or 401 (``context`` prefixes the message)."""
+    if not header:
+        raise Unauthenticated(f"{context}Authentication credentials were not provided.")
+    scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("Authorization header must be 'Bearer <token>'.")
+        raise Unauthenticated(f"{context}Authorization header must be 'Bearer <token>'.")
+    return token
+
+
+def authenticate(store: Store, authorization: str | None) -> Principal:
+    """The principal for an ``Authorization`` header value, or 401."""
+    token = bearer_token(authorization)
     row = store.query_one(
         "SELECT id, name, project_id, scopes FROM api_tokens"
         " WHERE token_hash = ? AND revoked_at IS NULL",

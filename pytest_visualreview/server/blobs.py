@@ -38,15 +38,9 @@ class BlobStore:
             raise BlobKeyError(f"blob key {key[:80]!r} is not a lower-case hex digest")
         return self.root / key[:2] / key[2:4] / key
 
-    def has(self, key: str) -> bool:
-        return self.path(key).is_file()
-
     def get(self, key: str) -> bytes:
         """The blob's bytes; FileNotFoundError if absent."""
         return self.path(key).read_bytes()
-
-    def size(self, key: str) -> int:
-        return self.path(key).stat().st_size
 
     def put(self, key: str, data: bytes) -> Path:
         """Store ``data`` under ``key`` atomically; a blob already present is left untouched."""
@@ -54,6 +48,3 @@ class BlobStore:
         if not target.is_file():
             write_atomic(target, data)
         return target
-
-    def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)

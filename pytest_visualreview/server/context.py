@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from .blobs import BlobStore
-from .processing import DiffWorker
+from .jobs import Worker
 from .store import Store
 from .uploads import download_url
 
 
 @dataclass
 class ServerContext:
-    """The store, the blob folder, the diff worker and the public URL of one server."""
+    """The store, the blob folder, the job worker and the public URL of one server."""
 
     store: Store
     blobs: BlobStore
-    worker: DiffWorker
+    worker: Worker
     public_url: str | None = None
 
     def base_url(self, request: Request) -> str:

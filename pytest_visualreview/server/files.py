@@ -7,8 +7,6 @@ lets review pages use download URLs in ``<img>`` tags.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +16,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from .blobs import BlobKeyError
 from .context import ServerContext
 from .errors import Invalid, NotFound, TooLarge
+from .limits import BodyLimit
 from .uploads import (
     BLOB_PATH,
     MAX_UPLOAD_BYTES,
@@ -31,20 +30,14 @@ from .uploads import (
 FORM_OVERHEAD = 64 * 1024
 
 
-async def _capped(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
-    """The request body, refusing to read past ``limit`` bytes (chunked bodies have no
-    Content-Length to check up front)."""
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            raise TooLarge(f"upload is over the {MAX_UPLOAD_BYTES}-byte limit", attr="file")
-        yield chunk
+UPLOAD_LIMIT = BodyLimit(
+    MAX_UPLOAD_BYTES + FORM_OVERHEAD, label="upload", attr="file", shown=MAX_UPLOAD_BYTES
+)
 
 
-async def _parse_capped(request: Request, limit: int) -> FormData:
+async def _parse_capped(request: Request) -> FormData:
     try:
-        parser = MultiPartParser(request.headers, _capped(request, limit), max_files=1,
+        parser = MultiPartParser(request.headers, UPLOAD_LIMIT.stream(request), max_files=1,
                                  max_fields=32)
         return await parser.parse()
     except MultiPartException as exc:
@@ -56,16 +49,11 @@ def install(app: FastAPI, context: ServerContext) -> None:
 
     @router.post(UPLOAD_PATH, status_code=204, response_class=Response)
     async def upload(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        limit = MAX_UPLOAD_BYTES + FORM_OVERHEAD
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise TooLarge(
-                f"upload is {length} bytes, over the {MAX_UPLOAD_BYTES}-byte limit", attr="file"
-            )
+        UPLOAD_LIMIT.check_declared(request)
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("multipart/form-data"):
             raise Invalid("uploads must be multipart/form-data", attr="Content-Type")
-        form = await _parse_capped(request, limit)
+        form = await _parse_capped(request)
         try:
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             policy = verify_policy(context.store.url_secret, fields)

@@ -1,4 +1,4 @@
-"""The diff worker: turns ``processing`` runs into ``completed`` ones, and survives restarts.
+"""PostHog runs on the shared worker: turns ``processing`` runs into ``completed`` ones.
 
 The queue is the database itself: a run is queued while its status is ``processing`` and a
 snapshot is queued while ``needs_diff = 1``. Results are committed in small batches, each in one
@@ -13,32 +13,29 @@ padded size; ``>= 2.5`` is a ``pixel`` change; otherwise SSIM, and ``1 - ssim >=
 toleration is minted so the same pair is never diffed again. Changed snapshots get a stored diff
 image (an artifact keyed by BLAKE3 of its PNG bytes).
 
-Diffs run in a pool of worker *processes* (spawned, one per core by default): threads measured
-slower than one thread on two cores because decode, compare and encode hold the GIL for much of
-their time. A worker process reads both images from the blob folder and writes the diff blob
-itself, so only small results cross the process boundary; one coordinator thread in the server
-owns every database write. With one worker the diffs run inline in the coordinator.
+Diffs run in the worker processes of :mod:`.jobs`: a worker process reads both images from the
+blob store and writes the diff blob itself, so only small results cross the process boundary; the
+coordinator thread owns every database write.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import sqlite3
 import threading
-import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from blake3 import blake3
 
-from ..imaging import ImageError, decode_png, encode_png
+from ..imaging import ImageError, decode_image
 from . import runs
 from .blobs import BlobStore
-from .store import Store, dumps, new_id, now
+from .diffimage import encode_diff_png
+from .jobs import PixelPool
+from .review.enums import ClassificationReason, SnapshotResult
+from .store import Connection, Row, Store, dumps, new_id, now
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +50,8 @@ class DiffOutcome:
     """What diffing one snapshot decided (written back by the coordinator)."""
 
     snapshot_id: str
-    result: str
-    classification_reason: str = ""
+    result: SnapshotResult
+    classification_reason: ClassificationReason = ClassificationReason.NONE
     change_kind: str = ""
     diff_percentage: float | None = None
     diff_pixel_count: int | None = None
@@ -64,15 +61,6 @@ class DiffOutcome:
     diff_key: str | None = None  # set once the diff PNG is stored as a blob
     diff_bytes: int = 0
     diff_metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def _pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Pad with transparent pixels to ``height``×``width`` (PostHog: smaller image is padded)."""
-    if image.shape[0] == height and image.shape[1] == width:
-        return image
-    padded = np.zeros((height, width, 4), dtype=np.uint8)
-    padded[: image.shape[0], : image.shape[1]] = image
-    return padded
 
 
 def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) -> DiffOutcome:
@@ -87,7 +75,7 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
     metadata: dict[str, Any] = {"size_mismatch": bool(result.size_mismatch)}
     outcome = DiffOutcome(
         snapshot_id=snapshot_id,
-        result=runs.CHANGED,
+        result=SnapshotResult.CHANGED,
         diff_percentage=percentage,
         diff_pixel_count=int(result.diff_pixel_count),
         diff_metadata=metadata,
@@ -95,68 +83,37 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
     if percentage >= PIXEL_DIFF_THRESHOLD_PERCENT:
         outcome.change_kind = "pixel"
     else:
-        height = max(expected.shape[0], actual.shape[0])
-        width = max(expected.shape[1], actual.shape[1])
-        score = float(diff.ssim(_pad(expected, height, width), _pad(actual, height, width)))
+        score = float(diff.ssim(expected, actual))  # pads different sizes, like PostHog
         outcome.ssim_score = round(score, 6)
         if 1.0 - score >= SSIM_DISSIMILARITY_THRESHOLD:
             outcome.change_kind = "structural"
         else:
-            outcome.result = runs.UNCHANGED
-            outcome.classification_reason = runs.BELOW_THRESHOLD
+            outcome.result = SnapshotResult.UNCHANGED
+            outcome.classification_reason = ClassificationReason.BELOW_THRESHOLD
             return outcome
     if result.diff_image is not None:
         image = np.asarray(result.diff_image)
-        outcome.diff_png = encode_png(image)
+        outcome.diff_png = encode_diff_png(image)
         outcome.diff_size = (int(image.shape[1]), int(image.shape[0]))
     return outcome
-
-
-_BLOBS: dict[str, BlobStore] = {}
-
-
-def _watch_parent(parent_pid: int) -> None:
-    """Pool initializer: exit when the server process is gone (e.g. SIGKILL), instead of
-    lingering as an orphan waiting for work that will never come."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent_pid:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="vr-parent-watch", daemon=True).start()
-
-
-def warm_up() -> None:
-    """Import the comparator in a fresh worker process before the first real job."""
-    from .. import diff  # noqa: F401
-
-
-def diff_job(
-    blob_root: str, snapshot_id: str, baseline: str, current: str, baseline_held: bool
-) -> DiffOutcome:
-    """Pool entry point (module level so worker processes can import it)."""
-    blobs = _BLOBS.get(blob_root)
-    if blobs is None:
-        blobs = _BLOBS[blob_root] = BlobStore(blob_root)
-    return diff_snapshot(blobs, snapshot_id, baseline, current, baseline_held)
 
 
 def diff_snapshot(
     blobs: BlobStore, snapshot_id: str, baseline: str, current: str, baseline_held: bool
 ) -> DiffOutcome:
-    """Load both images from the blob folder, classify, store the diff blob; problems leave the
-    snapshot ``changed`` with the reason in ``diff_metadata.error`` (PostHog logs and skips
+    """Pool entry point: load both images from the blob store, classify, store the diff blob.
+
+    ``blobs`` travels to the worker process pickled (a store is a small handle). Problems leave
+    the snapshot ``changed`` with the reason in ``diff_metadata.error`` (PostHog logs and skips
     per-snapshot failures)."""
     if not baseline_held:
         return DiffOutcome(
-            snapshot_id, runs.CHANGED,
+            snapshot_id, SnapshotResult.CHANGED,
             diff_metadata={"error": "baseline image not on the server; upload it to get a diff"},
         )
     try:
-        expected = decode_png(blobs.get(baseline), name=f"baseline {baseline[:12]}")
-        actual = decode_png(blobs.get(current), name=f"current {current[:12]}")
+        expected = decode_image(blobs.get(baseline), name=f"baseline {baseline[:12]}")[0]
+        actual = decode_image(blobs.get(current), name=f"current {current[:12]}")[0]
         outcome = classify_pair(snapshot_id, expected, actual)
         if outcome.diff_png is not None:
             outcome.diff_key = blake3(outcome.diff_png).hexdigest()
@@ -165,68 +122,32 @@ def diff_snapshot(
             outcome.diff_png = None
         return outcome
     except (ImageError, OSError) as exc:
-        return DiffOutcome(snapshot_id, runs.CHANGED, diff_metadata={"error": str(exc)})
+        return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)})
     except Exception as exc:  # a comparator bug must not wedge the run: log, keep it changed
         log.exception("diff of snapshot %s failed", snapshot_id)
         return DiffOutcome(
-            snapshot_id, runs.CHANGED, diff_metadata={"error": f"diff failed: {exc!r}"}
+            snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": f"diff failed: {exc!r}"}
         )
 
 
-class DiffWorker:
-    """Background thread that drains ``processing`` runs; ``notify()`` wakes it early."""
+class PostHogRuns:
+    """The PostHog API's job source: drains ``processing`` runs through the shared worker."""
 
-    def __init__(self, store: Store, blobs: BlobStore, *, workers: int | None = None) -> None:
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
-        self.workers = workers or os.cpu_count() or 1
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pool: Executor | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, name="vr-diff-worker", daemon=True)
-        self._thread.start()
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:  # keep the worker alive; the run stays queued for the next pass
-                log.exception("diff worker pass failed")
-                worked = False
-            if not worked:
-                self._wake.wait(1.0)
-                self._wake.clear()
-        self.store.close()
-
-    def run_once(self) -> bool:
+    def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
         """Process the oldest ``processing`` run to the end; False when nothing was queued."""
         row = self.store.query_one(
             "SELECT id FROM runs WHERE status = 'processing' ORDER BY seq LIMIT 1"
         )
         if row is None:
             return False
-        self.process_run(str(row["id"]))
+        self.process_run(str(row["id"]), pool, stopping)
         return True
 
-    def process_run(self, run_id: str) -> None:
+    def process_run(self, run_id: str, pool: PixelPool, stopping: threading.Event) -> None:
         """Diff every queued snapshot of the run, then finish it.
 
         Pipelined: while the pool diffs batch N+1, this thread commits batch N, so the pool
@@ -234,64 +155,45 @@ class DiffWorker:
         fetched twice.
         """
         run = self.store.query_one("SELECT * FROM runs WHERE id = ?", (run_id,))
-        if run is None or run["status"] != runs.PROCESSING:
+        if run is None or run["status"] != runs.RunStatus.PROCESSING:
             return
         repo_id = str(run["repo_id"])
         cursor = -1
-        in_flight: tuple[list[sqlite3.Row], list[Future[DiffOutcome]]] | None = None
-        while not self._stop.is_set():
+        in_flight: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
+        while not stopping.is_set():
             batch = self.store.query(
                 "SELECT id, seq, identifier, baseline_hash, current_hash FROM run_snapshots"
                 " WHERE run_id = ? AND needs_diff = 1 AND seq > ? ORDER BY seq LIMIT ?",
-                (run_id, cursor, BATCH * max(1, self.workers)),
+                (run_id, cursor, BATCH * max(1, pool.workers)),
             )
-            submitted: tuple[list[sqlite3.Row], list[Future[DiffOutcome]]] | None = None
+            submitted: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
             if batch:
                 cursor = int(batch[-1]["seq"])
                 have = runs.held_hashes(
                     self.store, repo_id, [str(r["baseline_hash"]) for r in batch]
                 )
-                submitted = (batch, [self._submit(row, have) for row in batch])
+                submitted = (batch, [self._submit(pool, row, have) for row in batch])
             if in_flight is not None:
                 rows, futures = in_flight
                 self._write(run, rows, [future.result() for future in futures])
             in_flight = submitted
             if in_flight is None:
                 break
-        if self._stop.is_set():
+        if stopping.is_set():
             return
         with self.store.transaction() as conn:
             status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if status is not None and status["status"] == runs.PROCESSING:
+            if status is not None and status["status"] == runs.RunStatus.PROCESSING:
                 runs.finish_processing(conn, run_id)
 
-    def _ensure_pool(self) -> Executor | None:
-        """The process pool, created on the first run that needs diffs (a server that never
-        diffs, like most test servers, never pays for spawning it)."""
-        if self._pool is None and self.workers > 1 and not self._stop.is_set():
-            # spawn, not fork: the server process has threads (uvicorn, SQLite) that fork
-            # would copy in an undefined state.
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_watch_parent,
-                initargs=(os.getpid(),),
-            )
-            for _ in range(self.workers):  # start all workers at once, not one per job
-                self._pool.submit(warm_up)
-        return self._pool
-
-    def _submit(self, row: sqlite3.Row, have: set[str]) -> Future[DiffOutcome]:
-        args = (str(row["id"]), str(row["baseline_hash"]), str(row["current_hash"]),
-                str(row["baseline_hash"]) in have)
-        pool = self._ensure_pool()
-        if pool is None:  # one worker: diff inline
-            future: Future[DiffOutcome] = Future()
-            future.set_result(diff_snapshot(self.blobs, *args))
-            return future
-        return pool.submit(diff_job, str(self.blobs.root), *args)
+    def _submit(self, pool: PixelPool, row: Row, have: set[str]) -> Future[DiffOutcome]:
+        return pool.submit(
+            diff_snapshot, self.blobs, str(row["id"]), str(row["baseline_hash"]),
+            str(row["current_hash"]), str(row["baseline_hash"]) in have,
+        )
 
     def _write(
-        self, run: sqlite3.Row, batch: list[sqlite3.Row], outcomes: list[DiffOutcome]
+        self, run: Row, batch: list[Row], outcomes: list[DiffOutcome]
     ) -> None:
         """Commit a batch's results (diff blobs are already on disk) in one transaction."""
         repo_id = str(run["repo_id"])
@@ -306,9 +208,10 @@ class DiffWorker:
             )
             for outcome in outcomes:
                 row = by_id[outcome.snapshot_id]
-                review_state = "" if outcome.result == runs.UNCHANGED else runs.REVIEW_PENDING
+                unchanged = outcome.result == SnapshotResult.UNCHANGED
+                review_state = runs.ReviewState.NONE if unchanged else runs.ReviewState.PENDING
                 tolerated_id = None
-                if outcome.result == runs.UNCHANGED:
+                if unchanged:
                     tolerated_id = _mint_auto_toleration(conn, run, row, outcome, stamp)
                 conn.execute(
                     "UPDATE run_snapshots SET needs_diff = 0, result = ?,"
@@ -326,7 +229,7 @@ class DiffWorker:
 
 
 def _mint_auto_toleration(
-    conn: sqlite3.Connection, run: sqlite3.Row, row: sqlite3.Row, outcome: DiffOutcome,
+    conn: Connection, run: Row, row: Row, outcome: DiffOutcome,
     stamp: str,
 ) -> str:
     """Remember a below-threshold pair so future runs classify it without diffing."""

@@ -11,11 +11,11 @@ and has no keys); this module is the part that needs secrets.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import re
 import secrets
+
+from . import tokens
 
 TOKEN_RE = re.compile(r"^v1\.([A-Za-z0-9_-]{1,32})\.([0-9a-f]{64})\.([A-Za-z0-9_-]{43})$")
 KID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -35,9 +35,7 @@ def active_kid(keys: dict[str, str]) -> str:
 
 def mac(repo_id: str, identifier: str, content_hash: str, secret_hex: str) -> str:
     """base64url (no padding) of HMAC-SHA256 over ``v1|repo|identifier|hash``."""
-    message = f"v1|{repo_id}|{identifier}|{content_hash}".encode()
-    digest = hmac.new(bytes.fromhex(secret_hex), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return tokens.mac(bytes.fromhex(secret_hex), f"v1|{repo_id}|{identifier}|{content_hash}")
 
 
 def sign(repo_id: str, identifier: str, content_hash: str, kid: str, secret_hex: str) -> str:

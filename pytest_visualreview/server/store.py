@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 DB_FILENAME = "visualreview.sqlite3"
+#: The metadata store's row and connection types. The domain names these, never ``sqlite3``, so
+#: another backend (issue 15) changes this module, not the domain.
+Row = sqlite3.Row
+Connection = sqlite3.Connection
 
 #: Schema migrations, in order. Index i brings user_version from i to i + 1. Append only.
 MIGRATIONS: list[str] = [
@@ -283,6 +287,10 @@ class Store:
             rows.extend(self.query(sql.format(marks=",".join("?" * len(part))), (*params, *part)))
         return rows
 
+    def present(self, sql: str, params: tuple[Any, ...], values: Iterable[Any]) -> set[str]:
+        """Which of ``values`` a one-column ``IN ({marks})`` query finds (upload dedupe)."""
+        return {str(row[0]) for row in self.query_in(sql, params, values)}
+
     def query_one(
         self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
     ) -> sqlite3.Row | None:
@@ -401,14 +409,6 @@ class Store:
                 (organization_id, slug, name or slug, now()),
             )
             return int(cursor.lastrowid or 0)
-
-    def project_by_slugs(self, org_slug: str, project_slug: str) -> sqlite3.Row | None:
-        """Resolve ``{org}/{project}`` slugs (Sentry-style URLs) to a project row."""
-        return self.query_one(
-            "SELECT p.* FROM projects p JOIN organizations o ON o.id = p.organization_id"
-            " WHERE o.slug = ? AND p.slug = ?",
-            (org_slug, project_slug),
-        )
 
 
 def _split_sql(script: str) -> list[str]:

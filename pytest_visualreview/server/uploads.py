@@ -17,19 +17,18 @@ use them in ``<img src>``; expiry is rounded up to the hour so a page's URLs sta
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..imaging import ImageError, content_hash, decode_png
+from ..imaging import ImageError
+from . import ingest
 from .blobs import BlobStore
 from .errors import Invalid, NotFound, PermissionDenied, TooLarge
 from .store import Store, new_id, now
+from .tokens import b64url, mac, unb64url, verify
 
 UPLOAD_PATH = "/uploads/"
 BLOB_PATH = "/blobs/"
@@ -37,18 +36,6 @@ BLOB_PATH = "/blobs/"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOAD_EXPIRES_SECONDS = 15 * 60
 DOWNLOAD_EXPIRES_SECONDS = 3600
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _hmac(secret: bytes, message: str) -> str:
-    return _b64(hmac.new(secret, message.encode("utf-8"), hashlib.sha256).digest())
 
 
 def blob_key(repo_id: str, content_hash_: str) -> str:
@@ -79,14 +66,14 @@ def upload_target(
             ["starts-with", "$Content-Type", "image/"],
         ],
     }
-    policy_b64 = _b64(json.dumps(policy, separators=(",", ":")).encode("utf-8"))
+    policy_b64 = b64url(json.dumps(policy, separators=(",", ":")).encode("utf-8"))
     return {
         "content_hash": content_hash_,
         "url": base_url.rstrip("/") + UPLOAD_PATH,
         "fields": {
             "key": key,
             "policy": policy_b64,
-            "x-vr-signature": _hmac(secret, policy_b64),
+            "x-vr-signature": mac(secret, policy_b64),
         },
     }
 
@@ -110,12 +97,12 @@ def verify_policy(
         if not fields.get(name):
             raise Invalid(f"form field {name!r} is required", attr=name)
     policy_b64 = fields["policy"]
-    if not hmac.compare_digest(_hmac(secret, policy_b64), fields["x-vr-signature"]):
+    if not verify(secret, policy_b64, fields["x-vr-signature"]):
         raise PermissionDenied(
             "upload policy signature does not match", code="signature_mismatch"
         )
     try:
-        policy = json.loads(_unb64(policy_b64))
+        policy = json.loads(unb64url(policy_b64))
         conditions = policy["conditions"]
         expires = int(policy["expiration"])
         key = next(c["key"] for c in conditions if isinstance(c, dict) and "key" in c)
@@ -174,19 +161,21 @@ def ingest_png(
     if existing is not None:
         return existing
     try:
-        rgba = decode_png(data, name="file")
+        checked = ingest.check(
+            data, claimed_hash, key_kind="pixels", name="file", formats=("PNG",)
+        )
     except ImageError as exc:
         raise Invalid(str(exc), code="invalid_image", attr="file") from None
-    actual = content_hash(rgba)
-    if actual != claimed_hash:
+    except ingest.KeyMismatch as exc:
         raise Invalid(
             f"Upload integrity check failed: claimed {claimed_hash[:12]}… but image hashes to "
-            f"{actual[:12]}… (BLAKE3 of RGBA pixels)",
+            f"{exc.actual[:12]}… (BLAKE3 of RGBA pixels)",
             code="hash_mismatch",
             attr="file",
-        )
-    height, width = rgba.shape[:2]
-    return store_artifact(store, blobs, repo_id, claimed_hash, data, width, height, kind=kind)
+        ) from None
+    return store_artifact(
+        store, blobs, repo_id, claimed_hash, data, checked.width, checked.height, kind=kind
+    )
 
 
 def store_artifact(
@@ -201,16 +190,19 @@ def store_artifact(
     kind: str,
 ) -> sqlite3.Row:
     """Write the blob, then the artifact row (a row without its blob is the state to avoid)."""
-    blobs.put(key, data)
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT OR IGNORE INTO artifacts (id, repo_id, content_hash, kind, width, height,"
-            " size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (new_id(), repo_id, key, kind, width, height, len(data), now()),
-        )
-    row = artifact(store, repo_id, key)
-    assert row is not None
-    return row
+
+    def write_row() -> sqlite3.Row:
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO artifacts (id, repo_id, content_hash, kind, width, height,"
+                " size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (new_id(), repo_id, key, kind, width, height, len(data), now()),
+            )
+        row = artifact(store, repo_id, key)
+        assert row is not None
+        return row
+
+    return ingest.store(blobs, key, data, write_row)
 
 
 def artifact(store: Store, repo_id: str, key: str) -> sqlite3.Row | None:
@@ -225,7 +217,7 @@ def download_url(
     """A signed GET URL for a blob, valid at least :data:`DOWNLOAD_EXPIRES_SECONDS`."""
     current = int(now_ts if now_ts is not None else time.time())
     expires = (current // 3600 + 2) * 3600
-    signature = _hmac(secret, f"{key}|{expires}")
+    signature = mac(secret, f"{key}|{expires}")
     return f"{base_url.rstrip('/')}{BLOB_PATH}{key}?expires={expires}&signature={signature}"
 
 
@@ -239,7 +231,7 @@ def verify_download(
         expires_at = int(expires)
     except ValueError:
         raise Invalid("expires must be an integer", attr="expires") from None
-    if not hmac.compare_digest(_hmac(secret, f"{key}|{expires_at}"), signature):
+    if not verify(secret, f"{key}|{expires_at}", signature):
         raise PermissionDenied("download URL signature does not match", code="signature_mismatch")
     if (now_ts if now_ts is not None else time.time()) > expires_at:
         raise PermissionDenied("download URL expired", code="url_expired")

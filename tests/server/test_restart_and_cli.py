@@ -138,11 +138,12 @@ def test_admin_command_errors_go_to_stderr(tmp_path: Path) -> None:
 def test_new_data_dir_has_default_org_and_project_and_a_schema_version(tmp_path: Path) -> None:
     made = run_cli("repo", "create", "--data-dir", str(tmp_path / "d"), "acme/x")
     assert made.returncode == 0, made.stderr
+    from pytest_visualreview.server import resolve
     from pytest_visualreview.server.store import MIGRATIONS, Store
 
     store = Store(tmp_path / "d")
     assert store.schema_version == len(MIGRATIONS)
-    project = store.project_by_slugs("default", "default")
-    assert project is not None and project["id"] == 1
+    org, project = resolve.project(store, "default", "default")
+    assert org["id"] == 1 and project["id"] == 1
     journal = store.query_one("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"

@@ -7,19 +7,14 @@ or reject never see each other's state, while the server and the browser start o
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Playwright
+from server.live_server import LiveServer
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent))
-
-from server.live_server import LiveServer  # noqa: E402
-from ui_env import Env, launch_args  # noqa: E402
-from ui_seed import READ, WRITE, Client, Seeded, seed  # noqa: E402
+from .ui_env import Env, launch_args
+from .ui_seed import READ, WRITE, Client, Seeded, seed
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 from server.live_server import LiveServer
-from ui_seed import READ, WRITE, Client, seed
+
+from .ui_seed import READ, WRITE, Client, seed
 
 PUBLIC = "https://review.example.com"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Request, expect
-from ui_env import Env
-from ui_seed import page_png
+
+from .ui_env import Env
+from .ui_seed import page_png
 
 SNAPSHOTS = 5000
 DISTINCT_IMAGES = 60

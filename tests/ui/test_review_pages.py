@@ -12,9 +12,10 @@ import re
 import requests
 from PIL import Image
 from playwright.sync_api import Dialog, Page, expect
-from ui_env import Env
 
 from pytest_visualreview import snapshots_yml
+
+from .ui_env import Env
 
 # --- sign-in ----------------------------------------------------------------------------------
 

@@ -9,9 +9,10 @@ What changes from run to run (dates, ids, random repo names) is masked.
 from __future__ import annotations
 
 from playwright.sync_api import expect
-from ui_env import Env
 
 from pytest_visualreview.fixture import Snapshot
+
+from .ui_env import Env
 
 
 def test_review_pages_look_as_approved(view: Env, snapshot: Snapshot) -> None:

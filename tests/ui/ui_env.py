@@ -8,9 +8,10 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright
 from server.live_server import LiveServer
-from ui_seed import Client, Seeded
 
 from pytest_visualreview.browser import SYSTEM_CHROMIUM_ARGS, find_system_chromium
+
+from .ui_seed import Client, Seeded
 
 
 def launch_args(playwright: Playwright) -> dict[str, Any]:

@@ -168,7 +168,8 @@ class Plan:
     candidates: list[str]
 
 
-def _pair(status: Status, h: ImageMeta, b: ImageMeta, reason: str | None = None) -> ImageResult:
+def pair_result(status: Status, h: ImageMeta, b: ImageMeta, reason: str | None = None) -> ImageResult:
+    """The result for one matched name, sizes from the manifests (a pixel diff refines them)."""
     return ImageResult(
         status,
         head_hash=h.content_hash,
@@ -201,15 +202,15 @@ def plan(head: Manifest, base: Manifest) -> Plan:
             before_height=b.height,
         )
     for new, old in names.renamed:
-        results[new] = _pair("renamed", head.images[new], base.images[old])
+        results[new] = pair_result("renamed", head.images[new], base.images[old])
         results[new].previous_image_file_name = old
     candidates: list[str] = []
     for name in sorted(names.matched):
         h, b = head.images[name], base.images[name]
         if h.content_hash == b.content_hash:
-            results[name] = _pair("unchanged", h, b)
+            results[name] = pair_result("unchanged", h, b)
         elif max(h.width, b.width) * max(h.height, b.height) > MAX_DIFF_PIXELS:
-            results[name] = _pair("errored", h, b, reason="exceeds_pixel_limit")
+            results[name] = pair_result("errored", h, b, reason="exceeds_pixel_limit")
         else:
             candidates.append(name)
     return Plan(results=results, candidates=candidates)

@@ -12,8 +12,9 @@ the YIQ colour delta against ``35215 * t**2``. Images of different sizes are pad
 transparent pixels to the common canvas, like Sentry. Counts can differ from odiff's by a few
 pixels on anti-aliased edges (the two AA detectors are not identical).
 
-Jobs run on a small thread pool. The database is the queue: a comparison is ``pending`` or
-``processing`` until it is finished, and :meth:`Comparer.resume` requeues those after a restart.
+Jobs run on the server's one worker (:mod:`..jobs`): the database is the queue (a comparison is
+``pending`` or ``processing`` until it is finished, so a restart resumes it), the coordinator
+thread plans each pair and writes every row, and the pixel diffs run in the worker processes.
 """
 
 from __future__ import annotations
@@ -21,22 +22,33 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import posixpath
 import threading
-import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from ...diff import compare as pixel_compare
-from ...imaging import MAX_PIXELS, ImageError, content_hash, decode_png, pil_to_rgba
+from ...imaging import ImageError, decode_image
 from ..blobs import BlobStore
+from ..ingest import Checked, KeyMismatch
+from ..ingest import check as ingest_check
+from ..ingest import store as ingest_store
+from ..jobs import PixelPool
 from ..store import Store
 from . import db
-from .categorize import MAX_DIFF_PIXELS, ImageResult, decide, fingerprints, fold, is_complete, plan
+from .categorize import (
+    MAX_DIFF_PIXELS,
+    ImageResult,
+    decide,
+    fingerprints,
+    fold,
+    is_complete,
+    pair_result,
+    plan,
+)
 from .manifest import Manifest
 from .views import SnapshotRow
 
@@ -44,10 +56,6 @@ log = logging.getLogger(__name__)
 
 #: odiff's per-pixel colour sensitivity in Sentry (``ODIFF_SENSITIVITY_DIFF_THRESHOLD``).
 SENSITIVITY = 0.01
-#: Pairs diffed at once within one comparison.
-DIFF_THREADS = max(2, min(8, os.cpu_count() or 2))
-JPEG_SIGNATURE = b"\xff\xd8\xff"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class IngestError(ValueError):
@@ -59,72 +67,42 @@ class IngestError(ValueError):
         self.message = message
 
 
-def decode_image(data: bytes, name: str) -> tuple[np.ndarray, str]:
-    """PNG or JPEG bytes (the formats sentry-cli uploads) to RGBA and a content type."""
-    if data.startswith(PNG_SIGNATURE):
-        return decode_png(data, name=name), "image/png"
-    if data.startswith(JPEG_SIGNATURE):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as image:
-                    width, height = image.size
-                    if width * height > MAX_PIXELS:
-                        raise ImageError(f"{name}: {width}x{height} is over {MAX_PIXELS} pixels")
-                    image.load()
-                    return pil_to_rgba(image, name=name), "image/jpeg"
-        except ImageError:
-            raise
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise ImageError(f"{name}: cannot decode JPEG ({exc})") from exc
-    raise ImageError(f"{name}: not a PNG or JPEG file")
-
-
-@dataclass(frozen=True)
-class Checked:
-    """An uploaded object that passed the checks, ready to be stored."""
-
-    sha256: str
-    data: bytes
-    content_type: str
-    pixel_hash: str
-    width: int
-    height: int
-
-
 def check(sha256: str, data: bytes) -> Checked:
     """Verify the key and decode the image: the CPU-bound half of an ingest (thread-safe).
 
     Split from :func:`store_checked` so a batch can check its inserts in parallel (PIL, zlib and
     BLAKE3 release the GIL) and still apply them in request order.
     """
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise IngestError(400, f"key: the bytes hash to sha256 {actual}, not to the key's {sha256}")
     try:
-        rgba, content_type = decode_image(data, sha256)
+        return ingest_check(data, sha256, key_kind="sha256", name=sha256, formats=("PNG", "JPEG"))
+    except KeyMismatch as exc:
+        raise IngestError(
+            400, f"key: the bytes hash to sha256 {exc.actual}, not to the key's {sha256}"
+        ) from exc
     except ImageError as exc:
         raise IngestError(415, f"body: {exc}") from exc
-    return Checked(sha256, data, content_type, content_hash(rgba), int(rgba.shape[1]), int(rgba.shape[0]))
 
 
 def store_checked(store: Store, blobs: BlobStore, project_id: int, item: Checked) -> bool:
     """Write the blob, then the row (a row always has its blob); False if it was there."""
-    if db.get_file(store, project_id, item.sha256) is not None:
+    if db.get_file(store, project_id, item.key) is not None:
         return False
-    blobs.put(item.sha256, item.data)
-    db.add_file(
-        store,
-        project_id,
-        item.sha256,
-        blob_key=item.sha256,
-        size_bytes=len(item.data),
-        content_type=item.content_type,
-        pixel_hash=item.pixel_hash,
-        width=item.width,
-        height=item.height,
-    )
-    return True
+
+    def write_row() -> bool:
+        db.add_file(
+            store,
+            project_id,
+            item.key,
+            blob_key=item.key,
+            size_bytes=len(item.data),
+            content_type=item.media_type,
+            pixel_hash=item.pixel_hash,
+            width=item.width,
+            height=item.height,
+        )
+        return True
+
+    return ingest_store(blobs, item.key, item.data, write_row)
 
 
 def ingest(store: Store, blobs: BlobStore, project_id: int, sha256: str, data: bytes) -> bool:
@@ -138,31 +116,25 @@ def mask_id(head_id: int, base_id: int, name: str) -> str:
     return f"{head_id}/{base_id}/diff/{stem}.png"
 
 
-def _load(store: Store, blobs: BlobStore, project_id: int, sha256: str) -> np.ndarray | None:
-    row = db.get_file(store, project_id, sha256)
-    if row is None:
-        return None
-    try:
-        data = blobs.get(str(row["blob_key"]))
-    except FileNotFoundError:
-        return None
-    return decode_image(data, sha256)[0]
+@dataclass(frozen=True)
+class PairTask:
+    """One matched name to pixel-diff in a worker process: blob keys (None: file missing)."""
+
+    name: str
+    result: ImageResult
+    head_blob: str | None
+    base_blob: str | None
+    threshold: float
+    mask_image_id: str
 
 
-def diff_pair(
-    store: Store, blobs: BlobStore, head: SnapshotRow, base: SnapshotRow, base_manifest: Manifest, name: str
-) -> ImageResult:
-    """Pixel-diff one matched name whose hashes differ (``base_manifest``: the completed base)."""
+def plan_pair(
+    store: Store, head: SnapshotRow, base: SnapshotRow, base_manifest: Manifest, name: str
+) -> ImageResult | PairTask:
+    """What one matched name whose hashes differ needs (``base_manifest``: the completed base):
+    a result at once when both files have the same RGBA pixels, else a task for the pool."""
     h, b = head.manifest.images[name], base_manifest.images[name]
-    result = ImageResult(
-        "errored",
-        head_hash=h.content_hash,
-        base_hash=b.content_hash,
-        before_width=b.width,
-        before_height=b.height,
-        after_width=h.width,
-        after_height=h.height,
-    )
+    result = pair_result("errored", h, b)
     head_file = db.get_file(store, head.project_id, h.content_hash)
     base_file = db.get_file(store, base.project_id, b.content_hash)
     if (
@@ -178,15 +150,38 @@ def diff_pair(
         result.before_width = result.after_width = width
         result.before_height = result.after_height = result.aligned_height = height
         return result
+    return PairTask(
+        name,
+        result,
+        None if head_file is None else str(head_file["blob_key"]),
+        None if base_file is None else str(base_file["blob_key"]),
+        head.manifest.threshold_for(name),
+        mask_id(head.id, base.id, name),
+    )
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """What a worker process found for one :class:`PairTask`; ``mask_key`` names the stored
+    diff mask blob (None without changed pixels)."""
+
+    result: ImageResult
+    mask_key: str | None = None
+    mask_bytes: int = 0
+
+
+def diff_pair(blobs: BlobStore, task: PairTask) -> PairOutcome:
+    """Pool entry point: decode both blobs, compare, store the diff mask blob."""
+    result = task.result
     try:
-        after = _load(store, blobs, head.project_id, h.content_hash)
-        before = _load(store, blobs, base.project_id, b.content_hash)
+        after = _load(blobs, task.head_blob)
+        before = _load(blobs, task.base_blob)
     except ImageError:
         result.reason = "image_processing_failed"
-        return result
+        return PairOutcome(result)
     if after is None or before is None:
         result.reason = "image_fetch_failed"
-        return result
+        return PairOutcome(result)
     # Real sizes from the decoded files, not the manifest's claims.
     result.before_height, result.before_width = (int(v) for v in before.shape[:2])
     result.after_height, result.after_width = (int(v) for v in after.shape[:2])
@@ -195,30 +190,47 @@ def diff_pair(
     result.aligned_height = int(canvas_h)
     if canvas_w * canvas_h > MAX_DIFF_PIXELS:
         result.reason = "exceeds_pixel_limit"
-        return result
+        return PairOutcome(result)
     found = pixel_compare(
         before, after, threshold=SENSITIVITY, include_aa=False, diff_mask=True, diff_image=True
     )
     result.changed_pixels = int(found.diff_pixel_count)
     result.total_pixels = int(found.total_pixels)
-    result.status = decide(result.changed_pixels, result.total_pixels, head.manifest.threshold_for(name))
-    if result.changed_pixels and found.diff_image is not None:
-        mask = np.where(found.diff_image[:, :, 3] > 0, 255, 0).astype(np.uint8)
-        png = _mask_png(mask)
-        key = hashlib.sha256(png).hexdigest()
-        image_id = mask_id(head.id, base.id, name)
-        blobs.put(key, png)
+    result.status = decide(result.changed_pixels, result.total_pixels, task.threshold)
+    if not result.changed_pixels or found.diff_image is None:
+        return PairOutcome(result)
+    mask = np.where(found.diff_image[:, :, 3] > 0, 255, 0).astype(np.uint8)
+    png = _mask_png(mask)
+    key = hashlib.sha256(png).hexdigest()
+    blobs.put(key, png)  # blob before its row (written by the coordinator)
+    return PairOutcome(result, key, len(png))
+
+
+def _load(blobs: BlobStore, blob_key: str | None) -> np.ndarray | None:
+    if blob_key is None:
+        return None
+    try:
+        data = blobs.get(blob_key)
+    except FileNotFoundError:
+        return None
+    return decode_image(data, name=blob_key)[0]
+
+
+def finish_pair(store: Store, project_id: int, task: PairTask, outcome: PairOutcome) -> ImageResult:
+    """Record the diff mask's file row (its blob is already stored) and name it in the result."""
+    result = outcome.result
+    if outcome.mask_key is not None:
         db.add_file(
             store,
-            head.project_id,
-            image_id,
-            blob_key=key,
-            size_bytes=len(png),
+            project_id,
+            task.mask_image_id,
+            blob_key=outcome.mask_key,
+            size_bytes=outcome.mask_bytes,
             content_type="image/png",
-            width=int(canvas_w),
-            height=int(canvas_h),
+            width=max(result.before_width or 0, result.after_width or 0),
+            height=result.aligned_height,
         )
-        result.diff_mask_image_id = image_id
+        result.diff_mask_image_id = task.mask_image_id
     return result
 
 
@@ -261,8 +273,9 @@ def complete_base(store: Store, base: SnapshotRow) -> Manifest:
     return fold(current.manifest, list(reversed(layers))) if layers else current.manifest
 
 
-def run_comparison(store: Store, blobs: BlobStore, comparison_id: int) -> None:
-    """Claim, compute and finish one comparison (FAILED with a message on any error)."""
+def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: PixelPool) -> None:
+    """Claim, compute and finish one comparison (FAILED with a message on any error); the pixel
+    diffs of its pairs run in the shared worker processes."""
     if not db.claim_comparison(store, comparison_id):
         return
     try:
@@ -279,14 +292,18 @@ def run_comparison(store: Store, blobs: BlobStore, comparison_id: int) -> None:
             db.fail_comparison(store, comparison_id, exc.code, str(exc))
             return
         planned = plan(head.manifest, base_manifest)
+        computed: dict[str, ImageResult] = {}
+        tasks: list[tuple[PairTask, Future[PairOutcome]]] = []
+        for name in planned.candidates:
+            step = plan_pair(store, head, base, base_manifest, name)
+            if isinstance(step, ImageResult):
+                computed[name] = step
+            else:
+                tasks.append((step, pool.submit(diff_pair, blobs, step)))
+        for task, future in tasks:
+            computed[task.name] = finish_pair(store, head.project_id, task, future.result())
         results = dict(planned.results)
-
-        def one(name: str) -> ImageResult:
-            return diff_pair(store, blobs, head, base, base_manifest, name)
-
-        # Pairs are independent; decoding (zlib) and the comparator (numpy) release the GIL.
-        with ThreadPoolExecutor(max_workers=DIFF_THREADS) as pool:
-            results.update(zip(planned.candidates, pool.map(one, planned.candidates), strict=True))
+        results.update((name, computed[name]) for name in planned.candidates)
         db.finish_comparison(store, comparison_id, results)
         if any(r.status in ("changed", "removed") for r in results.values()):
             approve_or_flag(store, head, results)
@@ -308,39 +325,17 @@ def approve_or_flag(store: Store, head: SnapshotRow, results: dict[str, ImageRes
     db.mark_needs_approval(store, head.id)
 
 
-class Comparer:
-    """A small thread pool running comparison jobs for one server."""
+class SentryComparisons:
+    """The Sentry API's job source: runs ``pending`` comparisons (and, after a restart, those a
+    previous process left ``processing``) through the shared worker, oldest first."""
 
-    def __init__(self, store: Store, blobs: BlobStore, threads: int = 2) -> None:
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sentry-compare")
-        self._lock = threading.Lock()
-        self._queued: set[int] = set()
 
-    def submit(self, comparison_id: int) -> None:
-        with self._lock:
-            if comparison_id in self._queued:
-                return
-            self._queued.add(comparison_id)
-        self._pool.submit(self._run, comparison_id)
-
-    def _run(self, comparison_id: int) -> None:
-        try:
-            run_comparison(self.store, self.blobs, comparison_id)
-        finally:
-            with self._lock:
-                self._queued.discard(comparison_id)
-
-    def retry_incomplete(self, project_id: int, app_id: str) -> None:
-        """A new upload may be the missing ancestor of a selective base: try those again."""
-        for comparison_id in db.failed_comparisons(self.store, project_id, app_id, INCOMPLETE_CHAIN):
-            self.submit(comparison_id)
-
-    def resume(self) -> None:
-        """Requeue comparisons a previous process left pending or processing."""
-        for comparison_id in db.unfinished_comparisons(self.store):
-            self.submit(comparison_id)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
+        queued = db.unfinished_comparisons(self.store)
+        if not queued:
+            return False
+        run_comparison(self.store, self.blobs, queued[0], pool)
+        return True

@@ -133,12 +133,8 @@ def get_file(store: Store, project_id: int, image_id: str) -> sqlite3.Row | None
 
 def existing_files(store: Store, project_id: int, image_ids: list[str]) -> set[str]:
     """Which of ``image_ids`` the project has."""
-    rows = store.query_in(
-        "SELECT image_id FROM sentry_files WHERE project_id = ? AND image_id IN ({marks})",
-        (project_id,),
-        image_ids,
-    )
-    return {str(row["image_id"]) for row in rows}
+    sql = "SELECT image_id FROM sentry_files WHERE project_id = ? AND image_id IN ({marks})"
+    return store.present(sql, (project_id,), image_ids)
 
 
 # -- snapshots -----------------------------------------------------------------------------------
@@ -333,19 +329,21 @@ def latest_comparisons(store: Store, head_id: int) -> tuple[ComparisonRow | None
     )
 
 
-def failed_comparisons(store: Store, project_id: int, app_id: str, code: str) -> list[int]:
-    """Failed comparisons of heads of this project and app, with this error code."""
-    rows = store.query(
-        "SELECT c.id FROM sentry_comparisons c JOIN sentry_snapshots s ON s.id = c.head_id"
-        " WHERE c.state = 'failed' AND c.error_code = ? AND s.project_id = ? AND s.app_id = ?"
-        " ORDER BY c.id",
-        (code, project_id, app_id),
-    )
-    return [int(row["id"]) for row in rows]
+def requeue_failed(store: Store, project_id: int, app_id: str, code: str) -> int:
+    """Set failed comparisons of this project and app with this error code back to pending."""
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "UPDATE sentry_comparisons SET state = 'pending' WHERE state = 'failed'"
+            " AND error_code = ? AND head_id IN"
+            " (SELECT id FROM sentry_snapshots WHERE project_id = ? AND app_id = ?)",
+            (code, project_id, app_id),
+        )
+        return cursor.rowcount
 
 
 def unfinished_comparisons(store: Store) -> list[int]:
-    """Comparisons to (re)start after a server restart."""
+    """The comparison queue, oldest first: pending ones, and those a stopped process left
+    processing."""
     rows = store.query(
         "SELECT id FROM sentry_comparisons WHERE state IN ('pending', 'processing') ORDER BY id"
     )
@@ -438,7 +436,3 @@ def approve(store: Store, snapshot_id: int, token_id: int, name: str) -> bool:
         )
         return True
 
-
-def summary_of(store: Store, comparison_id: int) -> dict[str, Any]:
-    row = store.query_one("SELECT summary FROM sentry_comparisons WHERE id = ?", (comparison_id,))
-    return dict(loads(row["summary"])) if row is not None else {}

@@ -1,6 +1,7 @@
 """Sentry's preprod snapshots routes (``/api/0/...``) plus the objectstore subset sentry-cli uses.
 
-Installed by the app factory (``install(app, context)``, an optional router). Handlers are thin:
+Installed by the app factory (``install(app, context)``). Handlers are plain module functions
+that take the server context from the request (``get_context``), and thin:
 resolve org/project (id or slug), check the token, call :mod:`.db` / :mod:`.compare`, shape with
 :mod:`.views`. Tokens are the server's own (``visualreview token create --scope project:write``);
 the scopes are Sentry's: reads accept any of ``org:ci project:admin project:read
@@ -13,11 +14,7 @@ server's URL secret), so sentry-cli's debug log never prints the user's real tok
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import io
-import re
 import sqlite3
 import time
 import zipfile
@@ -28,12 +25,15 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..auth import Principal, authenticate
-from ..context import ServerContext
+from .. import resolve, tokens
+from ..auth import Principal, authenticate, bearer_token
+from ..context import ServerContext, get_context
 from ..errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge, Unauthenticated
+from ..limits import BodyLimit
+from ..resolve import is_id
 from ..store import Store
 from . import db, views
-from .compare import Checked, Comparer, IngestError, check, ingest, store_checked
+from .compare import INCOMPLETE_CHAIN, Checked, IngestError, SentryComparisons, check, ingest, store_checked
 from .manifest import ManifestError, parse_json_body, parse_upload
 from .objectstore import (
     MAX_OBJECT_BYTES,
@@ -56,51 +56,30 @@ MAX_BATCH_BYTES = 128 * 1024 * 1024
 OS_TOKEN_PREFIX = "vros1"
 OS_TOKEN_SECONDS = 3600
 EXPIRATION_POLICY = "ttl:396 days"
+BODY_LIMIT = BodyLimit(MAX_BODY_BYTES)
+BATCH_LIMIT = BodyLimit(MAX_BATCH_BYTES)
+OBJECT_LIMIT = BodyLimit(MAX_OBJECT_BYTES)
+APPROVE_LIMIT = BodyLimit(64 * 1024)
 #: Threads that verify and decode a batch's inserts (PIL, zlib and BLAKE3 release the GIL).
 INGEST_THREADS = 4
 
 
 def install(app: FastAPI, context: ServerContext) -> None:
-    """Create the tables, start the comparison pool (resuming unfinished jobs), mount routes."""
+    """Create the tables, register the comparisons with the server's worker, mount routes."""
     db.install(context.store)
-    comparer = Comparer(context.store, context.blobs)
-    comparer.resume()
-    app.state.sentry_comparer = comparer
-    app.include_router(build_router(context, comparer))
+    context.worker.add_source(SentryComparisons(context.store, context.blobs))
+    app.include_router(router)
+
+
+router = APIRouter(tags=["sentry"])
 
 
 # -- resolution and auth ---------------------------------------------------------------------------
 
 
-def is_id(text: str) -> bool:
-    """ASCII digits that fit a 64-bit integer (``str.isdigit`` accepts "²", which int() refuses)."""
-    return re.fullmatch(r"[0-9]{1,18}", text) is not None
-
-
-def _org(store: Store, org: str) -> sqlite3.Row:
-    column = "id" if is_id(org) else "slug"
-    row = store.query_one(f"SELECT * FROM organizations WHERE {column} = ?", (org,))
-    if row is None:
-        raise NotFound(f"organization {org!r} not found", attr="organization_id_or_slug")
-    return row
-
-
-def _project(store: Store, org: str, project: str) -> tuple[sqlite3.Row, sqlite3.Row]:
-    org_row = _org(store, org)
-    column = "id" if is_id(project) else "slug"
-    row = store.query_one(
-        f"SELECT * FROM projects WHERE organization_id = ? AND {column} = ?",
-        (org_row["id"], project),
-    )
-    if row is None:
-        raise NotFound(f"project {project!r} not found", attr="project_id_or_slug")
-    return org_row, row
-
-
 def _principal(store: Store, request: Request, scopes: tuple[str, ...]) -> Principal:
     principal = authenticate(store, request.headers.get("authorization"))
-    if not any(principal.has_scope(scope) for scope in scopes):
-        raise PermissionDenied(f"This endpoint requires one of the scopes: {' '.join(scopes)}.")
+    principal.require_any(scopes)
     return principal
 
 
@@ -108,34 +87,22 @@ def _can_write(principal: Principal) -> bool:
     return any(principal.has_scope(scope) for scope in WRITE_SCOPES)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def mint_os_token(secret: bytes, project_id: int, write: bool, now: float | None = None) -> str:
     """``vros1.<project>.<r|w>.<expires>.<mac>``: objectstore access for one project, one hour."""
     expires = int((time.time() if now is None else now) + OS_TOKEN_SECONDS)
     body = f"{OS_TOKEN_PREFIX}.{project_id}.{'w' if write else 'r'}.{expires}"
-    mac = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest())
-    return f"{body}.{mac}"
+    return f"{body}.{tokens.mac(secret, body)}"
 
 
 def _os_access(store: Store, request: Request, project_id: int) -> bool:
     """Authenticate an objectstore call for ``project_id``; returns whether it may write."""
     header = request.headers.get("x-os-auth") or request.headers.get("authorization")
-    if not header:
-        raise Unauthenticated("objectstore: x-os-auth: Bearer <token> is required.")
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("objectstore: x-os-auth must be 'Bearer <token>'.")
+    token = bearer_token(header, context="objectstore: ")
     if token.startswith(OS_TOKEN_PREFIX + "."):
         parts = token.split(".")
         if len(parts) != 5:
             raise Unauthenticated("objectstore: malformed token.")
-        body = ".".join(parts[:4])
-        expected = _b64(hmac.new(store.url_secret, body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, parts[4]):
+        if not tokens.verify(store.url_secret, ".".join(parts[:4]), parts[4]):
             raise Unauthenticated("objectstore: invalid token.")
         if not is_id(parts[3]) or int(parts[3]) < time.time():
             raise Unauthenticated("objectstore: token expired; ask upload-options for a new one.")
@@ -143,8 +110,7 @@ def _os_access(store: Store, request: Request, project_id: int) -> bool:
             raise NotFound(f"project {project_id} not found", attr="scope")
         return parts[2] == "w"
     principal = authenticate(store, f"Bearer {token}")
-    if not any(principal.has_scope(scope) for scope in READ_SCOPES):
-        raise PermissionDenied(f"This endpoint requires one of the scopes: {' '.join(READ_SCOPES)}.")
+    principal.require_any(READ_SCOPES)
     principal.require_project(project_id)
     return _can_write(principal)
 
@@ -155,15 +121,15 @@ def _scope_project(store: Store, org: str, scope: str) -> int:
         parts = parse_scope(scope)
     except ObjectstoreError as exc:
         raise Invalid(exc.message, attr="scope") from exc
-    org_row = _org(store, org)
+    org_row = resolve.organization(store, org)
     if parts["org"] != str(org_row["id"]):
         raise NotFound(f"organization {parts['org']!r} not found", attr="scope")
-    _, project_row = _project(store, str(org_row["id"]), parts["project"])
+    _, project_row = resolve.project(store, str(org_row["id"]), parts["project"])
     return int(project_row["id"])
 
 
 def _snapshot_in_org(store: Store, org: str, snapshot_id: str, principal: Principal) -> views.SnapshotRow:
-    org_row = _org(store, org)
+    org_row = resolve.organization(store, org)
     snapshot = db.get_snapshot(store, int(snapshot_id)) if is_id(snapshot_id) else None
     if snapshot is None or snapshot.project_id != principal.project_id:
         raise NotFound("Snapshot not found", attr="snapshot_id")
@@ -171,23 +137,6 @@ def _snapshot_in_org(store: Store, org: str, snapshot_id: str, principal: Princi
     if project is None or project["organization_id"] != org_row["id"]:
         raise NotFound("Snapshot not found", attr="snapshot_id")
     return snapshot
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 once it passes ``limit`` (chunked uploads included).
-
-    Handlers authenticate before calling this, so an anonymous client cannot make the server
-    buffer a large body.
-    """
-    length = request.headers.get("content-length", "")
-    if is_id(length) and int(length) > limit:
-        raise TooLarge(f"body: {length} bytes, over the {limit}-byte limit", attr="body")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge(f"body: over the {limit}-byte limit", attr="body")
-    return bytes(body)
 
 
 def _flag(value: str | None) -> bool:
@@ -203,373 +152,426 @@ def archive_zip(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-# -- the router ------------------------------------------------------------------------------------
+# -- the handlers ------------------------------------------------------------------------------
 
 
-def build_router(context: ServerContext, comparer: Comparer) -> APIRouter:
-    router = APIRouter(tags=["sentry"])
-    store, blobs = context.store, context.blobs
+def trigger(context: ServerContext, head_id: int) -> None:
+    """Start this upload's comparison, and those of earlier heads that waited for it."""
+    store = context.store
+    head = db.get_snapshot(store, head_id)
+    assert head is not None
+    base = db.find_base(store, head)
+    if base is not None:
+        db.create_comparison(store, head.id, base.id)
+    if not head.manifest.selective:
+        for waiting in db.heads_awaiting(store, head):
+            db.create_comparison(store, waiting.id, head.id)
+    # A new upload may be the missing ancestor of a selective base: try those again.
+    db.requeue_failed(store, head.project_id, head.app_id, INCOMPLETE_CHAIN)
+    context.worker.notify()
 
-    def trigger(head_id: int) -> None:
-        """Start this upload's comparison, and those of earlier heads that waited for it."""
-        head = db.get_snapshot(store, head_id)
-        assert head is not None
-        base = db.find_base(store, head)
-        if base is not None:
-            comparison_id = db.create_comparison(store, head.id, base.id)
-            if comparison_id is not None:
-                comparer.submit(comparison_id)
-        if not head.manifest.selective:
-            for waiting in db.heads_awaiting(store, head):
-                comparison_id = db.create_comparison(store, waiting.id, head.id)
-                if comparison_id is not None:
-                    comparer.submit(comparison_id)
-        comparer.retry_incomplete(head.project_id, head.app_id)
 
-    # -- upload ------------------------------------------------------------------------------
+# -- upload ------------------------------------------------------------------------------
 
-    @router.get("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/upload-options/")
-    def upload_options(org: str, project: str, request: Request) -> dict[str, Any]:
-        principal = _principal(store, request, READ_SCOPES)
-        org_row, project_row = _project(store, org, project)
-        principal.require_project(int(project_row["id"]))
-        base = context.base_url(request)
-        return {
-            "objectstore": {
-                "url": f"{base}/api/0/organizations/{org_row['slug']}/objectstore",
-                "scopes": [["org", str(org_row["id"])], ["project", str(project_row["id"])]],
-                "authToken": mint_os_token(store.url_secret, int(project_row["id"]), _can_write(principal)),
-                "expirationPolicy": EXPIRATION_POLICY,
-            },
-            "usecase": "preprod",
+
+@router.get("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/upload-options/")
+def upload_options(org: str, project: str, request: Request) -> dict[str, Any]:
+    context = get_context(request)
+    store = context.store
+    principal = _principal(store, request, READ_SCOPES)
+    org_row, project_row = resolve.project(store, org, project)
+    principal.require_project(int(project_row["id"]))
+    base = context.base_url(request)
+    return {
+        "objectstore": {
+            "url": f"{base}/api/0/organizations/{org_row['slug']}/objectstore",
+            "scopes": [["org", str(org_row["id"])], ["project", str(project_row["id"])]],
+            "authToken": mint_os_token(store.url_secret, int(project_row["id"]), _can_write(principal)),
+            "expirationPolicy": EXPIRATION_POLICY,
+        },
+        "usecase": "preprod",
+    }
+
+
+@router.post("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/")
+async def create_snapshot(org: str, project: str, request: Request) -> JSONResponse:
+    where = await run_in_threadpool(_may_upload, org, project, request)
+    raw = await BODY_LIMIT.read(request)
+    return await run_in_threadpool(
+        _create_snapshot, where, request, raw, request.headers.get("content-encoding")
+    )
+
+
+def _may_upload(org: str, project: str, request: Request) -> tuple[sqlite3.Row, int, Principal]:
+    context = get_context(request)
+    store = context.store
+    principal = _principal(store, request, WRITE_SCOPES)
+    org_row, project_row = resolve.project(store, org, project)
+    project_id = int(project_row["id"])
+    principal.require_project(project_id)
+    return org_row, project_id, principal
+
+
+def _create_snapshot(
+    where: tuple[sqlite3.Row, int, Principal], request: Request, raw: bytes, encoding: str | None
+) -> JSONResponse:
+    context = get_context(request)
+    store = context.store
+    org_row, project_id, principal = where
+    try:
+        body = decode_body(raw, encoding, limit=MAX_BODY_BYTES)
+    except ObjectstoreError as exc:
+        if exc.status == 413:
+            raise TooLarge(exc.message, attr="body") from exc
+        raise Invalid(exc.message, attr="body") from exc
+    try:
+        upload = parse_upload(parse_json_body(body))
+    except ManifestError as exc:
+        raise Invalid(exc.detail, attr=exc.field) from exc
+    hashes = sorted({meta.content_hash for meta in upload.manifest.images.values()})
+    have = db.existing_files(store, project_id, hashes)
+    missing = sorted(name for name, meta in upload.manifest.images.items() if meta.content_hash not in have)
+    if missing:
+        raise Conflict(
+            f"{len(missing)} image(s) were not uploaded to the objectstore first: " + ", ".join(missing[:10]),
+            code="missing_objects",
+            attr=f"images.{missing[0]}.content_hash",
+        )
+    snapshot_id = db.create_snapshot(store, project_id, upload, principal.token_id)
+    trigger(context, snapshot_id)
+    base = context.base_url(request)
+    return JSONResponse(
+        {
+            "artifactId": str(snapshot_id),
+            "snapshotMetricsId": str(snapshot_id),
+            "imageCount": len(upload.manifest.images),
+            "snapshotUrl": (
+                f"{base}/api/0/organizations/{org_row['slug']}/preprodartifacts/snapshots/{snapshot_id}/"
+            ),
         }
+    )
 
-    @router.post("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/")
-    async def create_snapshot(org: str, project: str, request: Request) -> JSONResponse:
-        where = await run_in_threadpool(_may_upload, org, project, request)
-        raw = await read_limited(request, MAX_BODY_BYTES)
-        return await run_in_threadpool(
-            _create_snapshot, where, request, raw, request.headers.get("content-encoding")
-        )
 
-    def _may_upload(org: str, project: str, request: Request) -> tuple[sqlite3.Row, int, Principal]:
-        principal = _principal(store, request, WRITE_SCOPES)
-        org_row, project_row = _project(store, org, project)
-        project_id = int(project_row["id"])
-        principal.require_project(project_id)
-        return org_row, project_id, principal
+# -- objectstore -------------------------------------------------------------------------
 
-    def _create_snapshot(
-        where: tuple[sqlite3.Row, int, Principal], request: Request, raw: bytes, encoding: str | None
-    ) -> JSONResponse:
-        org_row, project_id, principal = where
+os_prefix = "/api/0/organizations/{org}/objectstore/v1"
+
+
+@router.post(os_prefix + "/objects:batch/{usecase}/{scope}/")
+async def batch(org: str, usecase: str, scope: str, request: Request) -> Response:
+    project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
+    raw = await BATCH_LIMIT.read(request)
+    return await run_in_threadpool(_batch, project_id, may_write, request, raw)
+
+
+def _os_auth(org: str, scope: str, request: Request) -> tuple[int, bool]:
+    context = get_context(request)
+    store = context.store
+    project_id = _scope_project(store, org, scope)
+    return project_id, _os_access(store, request, project_id)
+
+
+def _batch(project_id: int, may_write: bool, request: Request, raw: bytes) -> Response:
+    context = get_context(request)
+    try:
+        ops = parse_batch(request.headers.get("content-type"), raw)
+    except ObjectstoreError as exc:
+        if exc.status == 413:
+            raise TooLarge(exc.message, attr="body") from exc
+        raise Invalid(exc.message, attr="body") from exc
+    checked = _check_inserts(context, ops, project_id) if may_write else {}
+    results = [
+        _operation(context, index, op.kind, op.key, project_id, may_write, checked.get(index))
+        for index, op in enumerate(ops)
+    ]
+    content_type, body = render_batch(results)
+    return Response(body, media_type=None, headers={"content-type": content_type})
+
+
+def _check_inserts(
+    context: ServerContext, ops: list[BatchOp], project_id: int
+) -> dict[int, Checked | IngestError]:
+    """Verify and decode the batch's new inserts in parallel; stored later, in order."""
+    store = context.store
+    todo: dict[int, tuple[str, bytes]] = {}
+    for index, op in enumerate(ops):
+        if op.kind != "insert":
+            continue
         try:
-            body = decode_body(raw, encoding, limit=MAX_BODY_BYTES)
-        except ObjectstoreError as exc:
-            if exc.status == 413:
-                raise TooLarge(exc.message, attr="body") from exc
-            raise Invalid(exc.message, attr="body") from exc
+            parsed = parse_key(op.key)
+        except ObjectstoreError:
+            continue  # answered by _operation
+        if parsed.project_id == project_id and db.get_file(store, project_id, parsed.sha256) is None:
+            todo[index] = (parsed.sha256, op.body)
+
+    def one(item: tuple[str, bytes]) -> Checked | IngestError:
         try:
-            upload = parse_upload(parse_json_body(body))
-        except ManifestError as exc:
-            raise Invalid(exc.detail, attr=exc.field) from exc
-        hashes = sorted({meta.content_hash for meta in upload.manifest.images.values()})
-        have = db.existing_files(store, project_id, hashes)
-        missing = sorted(
-            name for name, meta in upload.manifest.images.items() if meta.content_hash not in have
-        )
-        if missing:
-            raise Conflict(
-                f"{len(missing)} image(s) were not uploaded to the objectstore first: "
-                + ", ".join(missing[:10]),
-                code="missing_objects",
-                attr=f"images.{missing[0]}.content_hash",
-            )
-        snapshot_id = db.create_snapshot(store, project_id, upload, principal.token_id)
-        trigger(snapshot_id)
-        base = context.base_url(request)
-        return JSONResponse(
-            {
-                "artifactId": str(snapshot_id),
-                "snapshotMetricsId": str(snapshot_id),
-                "imageCount": len(upload.manifest.images),
-                "snapshotUrl": (
-                    f"{base}/api/0/organizations/{org_row['slug']}/preprodartifacts/snapshots/{snapshot_id}/"
-                ),
-            }
-        )
-
-    # -- objectstore -------------------------------------------------------------------------
-
-    os_prefix = "/api/0/organizations/{org}/objectstore/v1"
-
-    @router.post(os_prefix + "/objects:batch/{usecase}/{scope}/")
-    async def batch(org: str, usecase: str, scope: str, request: Request) -> Response:
-        project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
-        raw = await read_limited(request, MAX_BATCH_BYTES)
-        return await run_in_threadpool(_batch, project_id, may_write, request, raw)
-
-    def _os_auth(org: str, scope: str, request: Request) -> tuple[int, bool]:
-        project_id = _scope_project(store, org, scope)
-        return project_id, _os_access(store, request, project_id)
-
-    def _batch(project_id: int, may_write: bool, request: Request, raw: bytes) -> Response:
-        try:
-            ops = parse_batch(request.headers.get("content-type"), raw)
-        except ObjectstoreError as exc:
-            if exc.status == 413:
-                raise TooLarge(exc.message, attr="body") from exc
-            raise Invalid(exc.message, attr="body") from exc
-        checked = _check_inserts(ops, project_id) if may_write else {}
-        results = [
-            _operation(index, op.kind, op.key, project_id, may_write, checked.get(index))
-            for index, op in enumerate(ops)
-        ]
-        content_type, body = render_batch(results)
-        return Response(body, media_type=None, headers={"content-type": content_type})
-
-    def _check_inserts(ops: list[BatchOp], project_id: int) -> dict[int, Checked | IngestError]:
-        """Verify and decode the batch's new inserts in parallel; stored later, in order."""
-        todo: dict[int, tuple[str, bytes]] = {}
-        for index, op in enumerate(ops):
-            if op.kind != "insert":
-                continue
-            try:
-                parsed = parse_key(op.key)
-            except ObjectstoreError:
-                continue  # answered by _operation
-            if parsed.project_id == project_id and db.get_file(store, project_id, parsed.sha256) is None:
-                todo[index] = (parsed.sha256, op.body)
-
-        def one(item: tuple[str, bytes]) -> Checked | IngestError:
-            try:
-                return check(*item)
-            except IngestError as exc:
-                return exc
-
-        if len(todo) < 2:
-            return {index: one(item) for index, item in todo.items()}
-        with ThreadPoolExecutor(max_workers=INGEST_THREADS) as pool:
-            return dict(zip(todo, pool.map(one, todo.values()), strict=True))
-
-    def _operation(
-        index: int,
-        kind: str,
-        key: str,
-        project_id: int,
-        may_write: bool,
-        checked: Checked | IngestError | None,
-    ) -> OpResult:
-        try:
-            parsed = parse_key(key)
-        except ObjectstoreError as exc:
-            return OpResult(index, 400, key, exc.message.encode())
-        if parsed.project_id != project_id:
-            return OpResult(index, 404, key, b"key: belongs to another project")
-        row = db.get_file(store, project_id, parsed.sha256)
-        if kind == "head":
-            if row is None:
-                return OpResult(index, 404, key)
-            return OpResult(index, 200, key, headers=(("content-type", str(row["content_type"])),))
-        if kind == "get":
-            if row is None:
-                return OpResult(index, 404, key)
-            return OpResult(
-                index,
-                200,
-                key,
-                blobs.get(str(row["blob_key"])),
-                (("content-type", str(row["content_type"])),),
-            )
-        if kind == "insert":
-            if not may_write:
-                return OpResult(index, 403, key, b"token is read-only")
-            if isinstance(checked, IngestError):
-                return OpResult(index, checked.status, key, checked.message.encode())
-            if checked is not None:
-                store_checked(store, blobs, project_id, checked)
-            return OpResult(index, 201, key)  # None: the project already has it
-        return OpResult(index, 405, key, b"delete: objects are immutable here")
-
-    @router.put(os_prefix + "/objects/{usecase}/{scope}/{key:path}")
-    async def put_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Any:
-        project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
-        if not may_write:
-            raise PermissionDenied("objectstore: this token is read-only.")
-        raw = await read_limited(request, MAX_OBJECT_BYTES)
-        return await run_in_threadpool(_put, project_id, key, request, raw)
-
-    def _put(project_id: int, key: str, request: Request, raw: bytes) -> dict[str, str]:
-        try:
-            parsed = parse_key(key)
-            data = decode_body(raw, request.headers.get("content-encoding"))
-        except ObjectstoreError as exc:
-            if exc.status == 413:
-                raise TooLarge(exc.message, attr="body") from exc
-            attr = "key" if exc.message.startswith("key") else "body"
-            raise Invalid(exc.message, attr=attr) from exc
-        if parsed.project_id != project_id:
-            raise NotFound("key: belongs to another project", attr="key")
-        try:
-            ingest(store, blobs, project_id, parsed.sha256, data)
+            return check(*item)
         except IngestError as exc:
-            raise Invalid(exc.message, attr="body") from exc
-        return {"key": key}
+            return exc
 
-    @router.api_route(os_prefix + "/objects/{usecase}/{scope}/{key:path}", methods=["GET", "HEAD"])
-    def get_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Response:
-        project_id = _scope_project(store, org, scope)
-        _os_access(store, request, project_id)
-        try:
-            parsed = parse_key(key)
-        except ObjectstoreError as exc:
-            raise Invalid(exc.message, attr="key") from exc
-        row = db.get_file(store, project_id, parsed.sha256)
-        if row is None or parsed.project_id != project_id:
-            raise NotFound(f"object {key!r} not found", attr="key")
-        data = b"" if request.method == "HEAD" else blobs.get(str(row["blob_key"]))
-        return Response(data, media_type=str(row["content_type"]))
+    if len(todo) < 2:
+        return {index: one(item) for index, item in todo.items()}
+    with ThreadPoolExecutor(max_workers=INGEST_THREADS) as pool:
+        return dict(zip(todo, pool.map(one, todo.values()), strict=True))
 
-    # -- read APIs ---------------------------------------------------------------------------
 
-    snap_prefix = "/api/0/organizations/{org}/preprodartifacts/snapshots"
-
-    @router.get(snap_prefix + "/latest-base/")
-    def latest_base(
-        org: str,
-        request: Request,
-        app_id: str | None = None,
-        branch: str | None = None,
-        project: str | None = None,
-        compact_metadata: str | None = None,
-    ) -> dict[str, Any]:
-        """The newest snapshot of ``app_id`` uploaded without a base (a main-branch build)."""
-        principal = _principal(store, request, READ_SCOPES)
-        org_row = _org(store, org)
-        if not app_id:
-            raise Invalid("app_id query parameter is required", attr="app_id")
-        if project:
-            _, project_row = _project(store, str(org_row["id"]), project)
-            principal.require_project(int(project_row["id"]))
-        else:
-            found = store.project(principal.project_id)
-            if found is None or found["organization_id"] != org_row["id"]:
-                raise NotFound("No snapshot found", attr="project")
-            project_row = found
-        project_id = int(project_row["id"])
-        snapshot = db.latest_base(store, project_id, app_id, branch)
-        if snapshot is None:
-            raise NotFound("No snapshot found", attr="app_id")
-        files_url = f"/api/0/projects/{org_row['slug']}/{project_row['slug']}/files/images/"
-        return views.latest_base(
-            snapshot, str(project_row["slug"]), files_url, compact=_flag(compact_metadata)
-        )
-
-    @router.get(snap_prefix + "/{snapshot_id}/archive/")
-    def archive(org: str, snapshot_id: str, request: Request, download: str | None = None) -> Response:
-        """``{"ready": true}`` (archives are built on demand), or the zip with ``?download``."""
-        principal = _principal(store, request, READ_SCOPES)
-        snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
-        if download is None:
-            return JSONResponse({"ready": True})
-        files = {
-            name: db.get_file(store, snapshot.project_id, meta.content_hash)
-            for name, meta in snapshot.manifest.images.items()
-        }
-        data = archive_zip({n: blobs.get(str(r["blob_key"])) for n, r in files.items() if r})
-        return Response(
-            data,
-            media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="snapshot_images_{snapshot.id}.zip"'},
-        )
-
-    @router.post(snap_prefix + "/{snapshot_id}/archive/")
-    def build_archive(org: str, snapshot_id: str, request: Request) -> JSONResponse:
-        principal = _principal(store, request, READ_SCOPES)
-        _snapshot_in_org(store, org, snapshot_id, principal)
-        return JSONResponse({"detail": "The archive is ready."}, status_code=202)
-
-    @router.delete(snap_prefix + "/{snapshot_id}/", status_code=204, response_class=Response)
-    def delete_snapshot(org: str, snapshot_id: str, request: Request) -> Response:
-        """Drop the snapshot, its comparisons and approvals (image blobs are shared and stay)."""
-        principal = _principal(store, request, WRITE_SCOPES)
-        snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
-        db.delete_snapshot(store, snapshot.id)
-        return Response(status_code=204)
-
-    @router.get(snap_prefix + "/{snapshot_id}/")
-    def snapshot_details(
-        org: str, snapshot_id: str, request: Request, compact_metadata: str | None = None
-    ) -> dict[str, Any]:
-        principal = _principal(store, request, READ_SCOPES)
-        snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
-        latest, success = db.latest_comparisons(store, snapshot.id)
-        base = db.get_snapshot(store, success.base_id) if success is not None else None
-        return views.details(
-            snapshot,
-            latest=latest,
-            success=success,
-            base=base,
-            base_exists=latest is not None or db.base_exists(store, snapshot),
-            approvals=db.approvals(store, snapshot.id),
-            compact=_flag(compact_metadata),
-        )
-
-    @router.get(snap_prefix + "/{snapshot_id}/images/{image_identifier:path}/")
-    def image_detail(org: str, snapshot_id: str, image_identifier: str, request: Request) -> dict[str, Any]:
-        principal = _principal(store, request, READ_SCOPES)
-        snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
-        _, success = db.latest_comparisons(store, snapshot.id)
-        results = success.results if success is not None else None
-        name = views.find_image(image_identifier, snapshot.manifest, results)
-        if name is None:
-            raise NotFound("Image not found in snapshot", attr="image_identifier")
-        base = db.get_snapshot(store, success.base_id) if success is not None else None
-        project = store.project(snapshot.project_id)
-        assert project is not None
-        org_row = _org(store, str(project["organization_id"]))
-        files_url = f"/api/0/projects/{org_row['slug']}/{project['slug']}/files/images/"
-        return views.image_detail(
-            name,
-            head=snapshot.manifest,
-            base=base.manifest if base is not None else None,
-            result=results.get(name) if results else None,
-            files_url=files_url,
-        )
-
-    @router.get("/api/0/projects/{org}/{project}/files/images/{image_id:path}/")
-    def image_file(org: str, project: str, image_id: str, request: Request) -> Response:
-        principal = _principal(store, request, READ_SCOPES)
-        _, project_row = _project(store, org, project)
-        principal.require_project(int(project_row["id"]))
-        row = db.get_file(store, int(project_row["id"]), image_id)
+def _operation(
+    context: ServerContext,
+    index: int,
+    kind: str,
+    key: str,
+    project_id: int,
+    may_write: bool,
+    checked: Checked | IngestError | None,
+) -> OpResult:
+    store = context.store
+    blobs = context.blobs
+    try:
+        parsed = parse_key(key)
+    except ObjectstoreError as exc:
+        return OpResult(index, 400, key, exc.message.encode())
+    if parsed.project_id != project_id:
+        return OpResult(index, 404, key, b"key: belongs to another project")
+    row = db.get_file(store, project_id, parsed.sha256)
+    if kind == "head":
         if row is None:
-            raise NotFound("Image not found", attr="image_id")
-        return Response(blobs.get(str(row["blob_key"])), media_type=str(row["content_type"]))
+            return OpResult(index, 404, key)
+        return OpResult(index, 200, key, headers=(("content-type", str(row["content_type"])),))
+    if kind == "get":
+        if row is None:
+            return OpResult(index, 404, key)
+        return OpResult(
+            index,
+            200,
+            key,
+            blobs.get(str(row["blob_key"])),
+            (("content-type", str(row["content_type"])),),
+        )
+    if kind == "insert":
+        if not may_write:
+            return OpResult(index, 403, key, b"token is read-only")
+        if isinstance(checked, IngestError):
+            return OpResult(index, checked.status, key, checked.message.encode())
+        if checked is not None:
+            store_checked(store, blobs, project_id, checked)
+        return OpResult(index, 201, key)  # None: the project already has it
+    return OpResult(index, 405, key, b"delete: objects are immutable here")
 
-    @router.post("/api/0/organizations/{org}/preprodartifacts/{artifact_id}/approve/")
-    async def approve(org: str, artifact_id: str, request: Request) -> JSONResponse:
-        who = await run_in_threadpool(_may_approve, org, artifact_id, request)
-        raw = await read_limited(request, 64 * 1024)
-        return await run_in_threadpool(_approve, who, raw)
 
-    def _may_approve(org: str, artifact_id: str, request: Request) -> tuple[Principal, views.SnapshotRow]:
-        principal = _principal(store, request, ("project:write", "project:admin"))
-        return principal, _snapshot_in_org(store, org, artifact_id, principal)
+@router.put(os_prefix + "/objects/{usecase}/{scope}/{key:path}")
+async def put_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Any:
+    project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
+    if not may_write:
+        raise PermissionDenied("objectstore: this token is read-only.")
+    raw = await OBJECT_LIMIT.read(request)
+    return await run_in_threadpool(_put, project_id, key, request, raw)
 
-    def _approve(who: tuple[Principal, views.SnapshotRow], raw: bytes) -> JSONResponse:
-        principal, snapshot = who
-        try:
-            body = parse_json_body(raw or b"{}")
-        except ManifestError as exc:
-            raise Invalid(exc.detail, attr="body") from exc
-        feature = body.get("feature_type") if isinstance(body, dict) else None
-        if feature not in ("snapshots", "size"):
-            raise Invalid("feature_type must be one of: snapshots, size", attr="feature_type")
-        if feature == "size":
-            raise Invalid("Artifact is not a size analysis build", attr="feature_type")
-        if db.approve(store, snapshot.id, principal.token_id, principal.name):
-            return JSONResponse({"detail": "Approved"}, status_code=201)
-        return JSONResponse({"detail": "Already approved"}, status_code=200)
 
-    return router
+def _put(project_id: int, key: str, request: Request, raw: bytes) -> dict[str, str]:
+    context = get_context(request)
+    store = context.store
+    blobs = context.blobs
+    try:
+        parsed = parse_key(key)
+        data = decode_body(raw, request.headers.get("content-encoding"))
+    except ObjectstoreError as exc:
+        if exc.status == 413:
+            raise TooLarge(exc.message, attr="body") from exc
+        attr = "key" if exc.message.startswith("key") else "body"
+        raise Invalid(exc.message, attr=attr) from exc
+    if parsed.project_id != project_id:
+        raise NotFound("key: belongs to another project", attr="key")
+    try:
+        ingest(store, blobs, project_id, parsed.sha256, data)
+    except IngestError as exc:
+        raise Invalid(exc.message, attr="body") from exc
+    return {"key": key}
+
+
+@router.api_route(os_prefix + "/objects/{usecase}/{scope}/{key:path}", methods=["GET", "HEAD"])
+def get_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Response:
+    context = get_context(request)
+    store = context.store
+    blobs = context.blobs
+    project_id = _scope_project(store, org, scope)
+    _os_access(store, request, project_id)
+    try:
+        parsed = parse_key(key)
+    except ObjectstoreError as exc:
+        raise Invalid(exc.message, attr="key") from exc
+    row = db.get_file(store, project_id, parsed.sha256)
+    if row is None or parsed.project_id != project_id:
+        raise NotFound(f"object {key!r} not found", attr="key")
+    data = b"" if request.method == "HEAD" else blobs.get(str(row["blob_key"]))
+    return Response(data, media_type=str(row["content_type"]))
+
+
+# -- read APIs ---------------------------------------------------------------------------
+
+snap_prefix = "/api/0/organizations/{org}/preprodartifacts/snapshots"
+
+
+@router.get(snap_prefix + "/latest-base/")
+def latest_base(
+    org: str,
+    request: Request,
+    app_id: str | None = None,
+    branch: str | None = None,
+    project: str | None = None,
+    compact_metadata: str | None = None,
+) -> dict[str, Any]:
+    """The newest snapshot of ``app_id`` uploaded without a base (a main-branch build)."""
+    context = get_context(request)
+    store = context.store
+    principal = _principal(store, request, READ_SCOPES)
+    org_row = resolve.organization(store, org)
+    if not app_id:
+        raise Invalid("app_id query parameter is required", attr="app_id")
+    if project:
+        _, project_row = resolve.project(store, str(org_row["id"]), project)
+        principal.require_project(int(project_row["id"]))
+    else:
+        found = store.project(principal.project_id)
+        if found is None or found["organization_id"] != org_row["id"]:
+            raise NotFound("No snapshot found", attr="project")
+        project_row = found
+    project_id = int(project_row["id"])
+    snapshot = db.latest_base(store, project_id, app_id, branch)
+    if snapshot is None:
+        raise NotFound("No snapshot found", attr="app_id")
+    files_url = f"/api/0/projects/{org_row['slug']}/{project_row['slug']}/files/images/"
+    return views.latest_base(snapshot, str(project_row["slug"]), files_url, compact=_flag(compact_metadata))
+
+
+@router.get(snap_prefix + "/{snapshot_id}/archive/")
+def archive(org: str, snapshot_id: str, request: Request, download: str | None = None) -> Response:
+    """``{"ready": true}`` (archives are built on demand), or the zip with ``?download``."""
+    context = get_context(request)
+    store = context.store
+    blobs = context.blobs
+    principal = _principal(store, request, READ_SCOPES)
+    snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
+    if download is None:
+        return JSONResponse({"ready": True})
+    files = {
+        name: db.get_file(store, snapshot.project_id, meta.content_hash)
+        for name, meta in snapshot.manifest.images.items()
+    }
+    data = archive_zip({n: blobs.get(str(r["blob_key"])) for n, r in files.items() if r})
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="snapshot_images_{snapshot.id}.zip"'},
+    )
+
+
+@router.post(snap_prefix + "/{snapshot_id}/archive/")
+def build_archive(org: str, snapshot_id: str, request: Request) -> JSONResponse:
+    context = get_context(request)
+    store = context.store
+    principal = _principal(store, request, READ_SCOPES)
+    _snapshot_in_org(store, org, snapshot_id, principal)
+    return JSONResponse({"detail": "The archive is ready."}, status_code=202)
+
+
+@router.delete(snap_prefix + "/{snapshot_id}/", status_code=204, response_class=Response)
+def delete_snapshot(org: str, snapshot_id: str, request: Request) -> Response:
+    """Drop the snapshot, its comparisons and approvals (image blobs are shared and stay)."""
+    context = get_context(request)
+    store = context.store
+    principal = _principal(store, request, WRITE_SCOPES)
+    snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
+    db.delete_snapshot(store, snapshot.id)
+    return Response(status_code=204)
+
+
+@router.get(snap_prefix + "/{snapshot_id}/")
+def snapshot_details(
+    org: str, snapshot_id: str, request: Request, compact_metadata: str | None = None
+) -> dict[str, Any]:
+    context = get_context(request)
+    store = context.store
+    principal = _principal(store, request, READ_SCOPES)
+    snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
+    latest, success = db.latest_comparisons(store, snapshot.id)
+    base = db.get_snapshot(store, success.base_id) if success is not None else None
+    return views.details(
+        snapshot,
+        latest=latest,
+        success=success,
+        base=base,
+        base_exists=latest is not None or db.base_exists(store, snapshot),
+        approvals=db.approvals(store, snapshot.id),
+        compact=_flag(compact_metadata),
+    )
+
+
+@router.get(snap_prefix + "/{snapshot_id}/images/{image_identifier:path}/")
+def image_detail(org: str, snapshot_id: str, image_identifier: str, request: Request) -> dict[str, Any]:
+    context = get_context(request)
+    store = context.store
+    principal = _principal(store, request, READ_SCOPES)
+    snapshot = _snapshot_in_org(store, org, snapshot_id, principal)
+    _, success = db.latest_comparisons(store, snapshot.id)
+    results = success.results if success is not None else None
+    name = views.find_image(image_identifier, snapshot.manifest, results)
+    if name is None:
+        raise NotFound("Image not found in snapshot", attr="image_identifier")
+    base = db.get_snapshot(store, success.base_id) if success is not None else None
+    project = store.project(snapshot.project_id)
+    assert project is not None
+    org_row = resolve.organization(store, str(project["organization_id"]))
+    files_url = f"/api/0/projects/{org_row['slug']}/{project['slug']}/files/images/"
+    return views.image_detail(
+        name,
+        head=snapshot.manifest,
+        base=base.manifest if base is not None else None,
+        result=results.get(name) if results else None,
+        files_url=files_url,
+    )
+
+
+@router.get("/api/0/projects/{org}/{project}/files/images/{image_id:path}/")
+def image_file(org: str, project: str, image_id: str, request: Request) -> Response:
+    context = get_context(request)
+    store = context.store
+    blobs = context.blobs
+    principal = _principal(store, request, READ_SCOPES)
+    _, project_row = resolve.project(store, org, project)
+    principal.require_project(int(project_row["id"]))
+    row = db.get_file(store, int(project_row["id"]), image_id)
+    if row is None:
+        raise NotFound("Image not found", attr="image_id")
+    return Response(blobs.get(str(row["blob_key"])), media_type=str(row["content_type"]))
+
+
+@router.post("/api/0/organizations/{org}/preprodartifacts/{artifact_id}/approve/")
+async def approve(org: str, artifact_id: str, request: Request) -> JSONResponse:
+    who = await run_in_threadpool(_may_approve, org, artifact_id, request)
+    raw = await APPROVE_LIMIT.read(request)
+    return await run_in_threadpool(_approve, get_context(request), who, raw)
+
+
+def _may_approve(org: str, artifact_id: str, request: Request) -> tuple[Principal, views.SnapshotRow]:
+    context = get_context(request)
+    store = context.store
+    principal = _principal(store, request, ("project:write", "project:admin"))
+    return principal, _snapshot_in_org(store, org, artifact_id, principal)
+
+
+def _approve(context: ServerContext, who: tuple[Principal, views.SnapshotRow], raw: bytes) -> JSONResponse:
+    store = context.store
+    principal, snapshot = who
+    try:
+        body = parse_json_body(raw or b"{}")
+    except ManifestError as exc:
+        raise Invalid(exc.detail, attr="body") from exc
+    feature = body.get("feature_type") if isinstance(body, dict) else None
+    if feature not in ("snapshots", "size"):
+        raise Invalid("feature_type must be one of: snapshots, size", attr="feature_type")
+    if feature == "size":
+        raise Invalid("Artifact is not a size analysis build", attr="feature_type")
+    if db.approve(store, snapshot.id, principal.token_id, principal.name):
+        return JSONResponse({"detail": "Approved"}, status_code=201)
+    return JSONResponse({"detail": "Already approved"}, status_code=200)

@@ -106,7 +106,7 @@ def _restamp(request: Request, session: UiSession, run_id: str) -> None:
     """Show a (un)quarantine in this run at once, as the API's recompute would."""
     store = request.app.state.context.store
     run = runs.get_run(store, session.project_id, run_id)
-    if run["status"] == runs.COMPLETED and not run["approved"]:
+    if run["status"] == runs.RunStatus.COMPLETED and not run["approved"]:
         runs.recompute(store, session.project_id, run_id)
 
 

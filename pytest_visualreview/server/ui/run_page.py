@@ -39,7 +39,11 @@ KEYS = (("a", "approve"), ("r", "reject"), ("t", "tolerate"))
 
 def reviewable(run: sqlite3.Row) -> bool:
     """Can snapshots of this run be approved now (the domain functions enforce it again)?"""
-    return run["status"] == runs.COMPLETED and not run["superseded_by_id"] and run["purpose"] != "observe"
+    return (
+        run["status"] == runs.RunStatus.COMPLETED
+        and not run["superseded_by_id"]
+        and run["purpose"] != "observe"
+    )
 
 
 def _snapshot_html(
@@ -84,8 +88,8 @@ def _snapshot_html(
     if session.can_write and reviewable(run):
         target = f"/ui/runs/{quote(run_id)}/snapshots/{quote(str(row['id']))}"
         back_to = [("next", back + next_anchor)]
-        if result != runs.UNCHANGED and not row["is_quarantined"]:
-            if state != runs.APPROVED:
+        if result != runs.SnapshotResult.UNCHANGED and not row["is_quarantined"]:
+            if state != runs.ReviewState.APPROVED:
                 actions.append(
                     action_form(
                         session,
@@ -100,7 +104,7 @@ def _snapshot_html(
                         title="Accept this image as the new baseline (key a)",
                     )
                 )
-            if state != runs.REJECTED:
+            if state != runs.ReviewState.REJECTED:
                 actions.append(
                     action_form(
                         session,
@@ -112,7 +116,7 @@ def _snapshot_html(
                         danger=True,
                     )
                 )
-            if result == runs.CHANGED and state != runs.TOLERATED:
+            if result == runs.SnapshotResult.CHANGED and state != runs.ReviewState.TOLERATED:
                 actions.append(
                     action_form(
                         session,
@@ -194,12 +198,12 @@ def _head(run: sqlite3.Row, repo: sqlite3.Row, session: UiSession, groups: dict[
             f'<a href="{h(newer)}">run {h(str(run["superseded_by_id"])[:8])}</a> of the same branch '
             "and run type. It cannot be approved; review the newer run.</p>"
         )
-    if run["status"] in (runs.PENDING, runs.PROCESSING):
+    if run["status"] in (runs.RunStatus.PENDING, runs.RunStatus.PROCESSING):
         notices.append(
             f'<p class="ui-notice" role="status">This run is {h(run["status"])}: '
             "diffs are still being computed; this page reloads itself until they are done.</p>"
         )
-    if run["status"] == runs.FAILED:
+    if run["status"] == runs.RunStatus.FAILED:
         notices.append(
             f'<p class="ui-notice ui-stale" role="status">This run failed: '
             f"{h(run['error_message'] or 'no detail')}</p>"
@@ -322,7 +326,7 @@ def run_page(
         f"Run {run_id[:8]}",
         body,
         session=session,
-        refresh_seconds=3 if run["status"] in (runs.PENDING, runs.PROCESSING) else None,
+        refresh_seconds=3 if run["status"] in (runs.RunStatus.PENDING, runs.RunStatus.PROCESSING) else None,
         crumbs=[
             ("Repos", "/ui/repos"),
             (str(repo["repo_full_name"]), runs_link),

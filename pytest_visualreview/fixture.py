@@ -17,7 +17,7 @@ import numpy as np
 from . import imaging
 from .baselines import TestLocation, baseline_path, make_identifier
 from .capture import CaptureError, CaptureOptions, capture
-from .records import Outcome, SnapshotRecord
+from .records import TOLERANCE_KEY, Outcome, SnapshotRecord
 from .settings import (
     Mode,
     Settings,
@@ -189,7 +189,7 @@ class Snapshot:
             allowed_diff_pixels=verdict.allowed_diff_pixels,
             size_mismatch=verdict.size_mismatch,
             expected_size=verdict.expected_size,
-            metadata={**metadata, "threshold": tolerance.threshold},
+            metadata={**metadata, TOLERANCE_KEY: dataclasses.asdict(tolerance)},
         )
         if verdict.outcome is Outcome.UNCHANGED:
             if self._settings.server is not None:  # the server may need these pixels

@@ -7,23 +7,13 @@ needs the server to classify with the sent tolerance (issue 13, server half): st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from agreement import BOUNDARY, verdicts
-from server.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 
 SERVER_HALF = pytest.mark.xfail(
     strict=True, reason="server-side baselines: issue 13 server half (classify with the sent tolerance)")
-
-
-@pytest.fixture
-def live(tmp_path) -> Iterator[LiveServer]:
-    server = LiveServer.start(tmp_path / "server-data")
-    yield server
-    server.kill()
 
 
 def pick(*names: str):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -29,13 +28,6 @@ def test_page(page, snapshot, part):
         snapshot(page, "page")
 """
 COMMIT = "a" * 40
-
-
-@pytest.fixture
-def live(tmp_path) -> Iterator[LiveServer]:
-    server = LiveServer.start(tmp_path / "server-data")
-    yield server
-    server.kill()
 
 
 @pytest.fixture

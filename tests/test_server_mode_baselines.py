@@ -10,7 +10,7 @@ import pytest
 import requests
 from agreement import BOUNDARY, verdicts
 from server.live_server import free_port
-from test_server_mode import COMMIT, api_get, live, wired  # noqa: F401 - fixtures
+from test_server_mode import COMMIT, api_get, wired  # noqa: F401 - wired is a fixture
 
 from pytest_visualreview import imaging, snapshots_yml
 
@@ -39,7 +39,7 @@ def test_after_approve_snapshots_yml_holds_the_hashes_of_the_pngs_on_disk(wired)
 
 @pytest.mark.xfail(strict=True, reason="server-side baselines: issue 13 server half")
 def test_after_approving_a_change_only_the_plugin_sees_snapshots_yml_still_names_the_pngs(
-        project, live, monkeypatch):  # noqa: F811
+        project, live, monkeypatch):
     """A 16-pixel change fails locally (0 allowed) and is below PostHog's 2.5%: until the server
     judges with the sent tolerance it keeps the old hash beside the new PNG (and the session says
     so and fails)."""

@@ -6,13 +6,11 @@ half: tests/test_vr_cli_server_baselines.py) every run of it is all `new`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
-from server.live_server import LiveServer
 from vr_cli import EMPTY_BASELINE, EXIT_CLEAN, EXIT_FAILED, EXIT_UNRESOLVED, VrCli, baseline_hashes
 
 from pytest_visualreview import imaging
@@ -24,13 +22,6 @@ PAGE = """<!doctype html><html><head><style>
 body {{ margin: 0; background: white; }}
 #box {{ width: 80px; height: 40px; margin: 8px; background: {color}; }}
 </style></head><body><div id="box"></div><p style="font: 14px sans-serif">{text}</p></body></html>"""
-
-
-@pytest.fixture
-def live(tmp_path) -> Iterator[LiveServer]:
-    server = LiveServer.start(tmp_path / "server-data")
-    yield server
-    server.kill()
 
 
 @pytest.fixture

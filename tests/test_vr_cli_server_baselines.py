@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from test_vr_cli import COMMIT, SHOTS, capture, cli, live  # noqa: F401 - fixtures
+from test_vr_cli import COMMIT, SHOTS, capture, cli  # noqa: F401 - cli is a fixture
 from vr_cli import EXIT_CLEAN, EXIT_UNRESOLVED
 
 pytestmark = [

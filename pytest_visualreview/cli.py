@@ -157,6 +157,7 @@ def add_upload(subparsers: Any) -> None:
     )
     parser.add_argument("path", help="the spool folder, or one spooled run in it")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds to wait per run")
+    parser.add_argument("--url", help="send to this server instead of the one each run was meant for")
     parser.set_defaults(func=lazy("pytest_visualreview.client.cli:cmd_upload"))
 
 

@@ -23,7 +23,7 @@ from .baselines import (
     make_identifier,
 )
 from .capture import CaptureError, CaptureOptions, capture
-from .records import Outcome, SnapshotRecord
+from .records import TOLERANCE_KEY, Outcome, SnapshotRecord
 from .report import REPLACED_UNREADABLE, format_percent
 from .settings import (
     Mode,
@@ -263,7 +263,7 @@ class Snapshot:
             allowed_diff_pixels=verdict.allowed_diff_pixels,
             size_mismatch=verdict.size_mismatch,
             expected_size=verdict.expected_size,
-            metadata={**metadata, "threshold": tolerance.threshold},
+            metadata={**metadata, TOLERANCE_KEY: dataclasses.asdict(tolerance)},
         )
         if verdict.outcome is Outcome.UNCHANGED:
             if self._settings.server is not None:  # the server may need these pixels

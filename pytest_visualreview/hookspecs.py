@@ -44,7 +44,7 @@ def pytest_visualreview_snapshot_metadata(
     Called for every snapshot a test takes (passing, failing or errored), on the worker that runs
     it, before the record is stored: the merged metadata travels with the record to the xdist
     controller, the spool and the server. Values must be JSON (str, number, bool, None, lists and
-    dicts of them). `nodeid`, `name` and `threshold` are the plugin's own and cannot be replaced.
+    dicts of them). `nodeid`, `name` and `tolerance` are the plugin's own and cannot be replaced.
     """
 
 

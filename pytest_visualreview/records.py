@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-#: metadata keys the plugin sets itself (the manifest's node id and name, the verdict's threshold)
-RESERVED_METADATA = frozenset({"nodeid", "name", "threshold"})
+#: the metadata key of the tolerance a snapshot was judged with (threshold, max_diff_pixels,
+#: max_diff_pixel_ratio): sent to review servers so they can judge it the same way
+TOLERANCE_KEY = "tolerance"
+#: metadata keys the plugin sets itself (the manifest's node id and name, the verdict's tolerance)
+RESERVED_METADATA = frozenset({"nodeid", "name", TOLERANCE_KEY})
 
 
 class MetadataError(ValueError):

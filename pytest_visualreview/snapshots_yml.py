@@ -126,9 +126,3 @@ def write(
 
     write_atomic(path, dumps(snapshots, config).encode("utf-8"))
 
-
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write server-provided file text (``baseline_content``) atomically, verbatim."""
-    from .imaging import write_atomic
-
-    write_atomic(path, text.encode("utf-8"))

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from server.live_server import LiveServer
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><style>
@@ -96,3 +101,13 @@ class Project:
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> Project:
     return Project(pytester)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    """A review server of this test's own (tests/server/live_server.py), killed afterwards."""
+    from server.live_server import LiveServer
+
+    server = LiveServer.start(tmp_path / "server-data")
+    yield server
+    server.kill()

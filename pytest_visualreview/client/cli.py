@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import snapshots_yml
 from ..baselines import TestLocation, baseline_path
 from ..settings import TOKEN_ENV, ServerSettings, SettingsError, server_settings, validate_template
-from . import spool
+from . import baseline_file, spool
 from .delivery import CLIENT_METADATA, deliver, session_manifest, spooled_target
 from .posthog_target import EXIT_CLEAN, EXIT_ERROR, EXIT_UNRESOLVED, client_for, complete_run
 from .pull import pull
@@ -87,7 +87,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     for folder in folders:
         try:
             spooled = spool.read(folder)
-            target = spooled_target(spooled.target, token)
+            target = spooled_target(spooled.target, token, url=args.url)
         except (ValueError, KeyError) as exc:
             worst = max(worst, _err("upload", f"{folder}: {exc}"))
             continue
@@ -129,7 +129,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         lines = pull(
             client_for(settings), repo=settings.repo, run_type=settings.run_type,
             branch=branch, run_id=args.run_id, baseline_path=settings.baseline_path,
-            local_baseline=local_baseline,
+            local_baseline=local_baseline, configured=baseline_file.configured_block(settings),
         )
     except ReviewServerError as exc:
         hint = ""

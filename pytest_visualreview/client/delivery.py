@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import snapshots_yml
-from ..records import SnapshotRecord
+from ..records import Outcome, SnapshotRecord
 from ..settings import ServerSettings
-from . import spool
+from . import baseline_file, spool
 from .manifest import Manifest, build
 from .posthog_target import PostHogTarget
 from .sentry_target import SentryTarget
@@ -32,8 +32,11 @@ def target_for(settings: ServerSettings, vcs: VcsInfo) -> Target:
     return TARGETS[settings.api].from_settings(settings, vcs)
 
 
-def spooled_target(fields: Mapping[str, Any], token: str) -> Target:
-    """The target a spooled run was meant for (runs spooled before `api` existed are PostHog's)."""
+def spooled_target(fields: Mapping[str, Any], token: str, url: str | None = None) -> Target:
+    """The target a spooled run was meant for (runs spooled before `api` existed are PostHog's),
+    on the server at `url` when given (the server moved, or the run was spooled against a dead one)."""
+    if url:
+        fields = {**fields, "api_url": url.rstrip("/")}
     api = str(fields.get("api") or PostHogTarget.api)
     if api not in TARGETS:
         raise ValueError(f"unknown api {api!r} (known: {', '.join(TARGETS)})")
@@ -90,15 +93,38 @@ def submit_session(
     progress: Progress = quiet,
 ) -> ServerReport:
     """Everything the plugin does with a server at session end."""
+    records = list(records)
     try:
         manifest, vcs = session_manifest(settings, records, cwd=rootdir, is_partial=partial,
                                          unfinished_prefixes=unfinished_prefixes)
     except (VcsError, snapshots_yml.SnapshotsFileError) as exc:
         return ServerReport(lines=[f"review server: not sent: {exc}"], failed=True)
     options = SendOptions(read_image=manifest.read_image, approve=approve,
-                          baseline_path=settings.baseline_path, deadline=settings.deadline,
-                          progress=progress)
-    return deliver(target_for(settings, vcs), manifest, options, spool_root=spool_root)
+                          baseline_path=settings.baseline_path,
+                          baseline_config=baseline_file.configured_block(settings),
+                          deadline=settings.deadline, progress=progress)
+    report = deliver(target_for(settings, vcs), manifest, options, spool_root=spool_root)
+    if approve and report.sent and settings.baseline_path.exists():
+        _check_baselines_agree(report, settings.baseline_path, records)
+    return report
+
+
+def _check_baselines_agree(report: ServerReport, path: Path, records: list[SnapshotRecord]) -> None:
+    """After --approve, snapshots.yml must name exactly the PNGs on disk; when the server kept
+    a hash the local comparison replaced (or the reverse), say so and fail rather than leave a
+    checkout whose next run disagrees with itself."""
+    baselines = {r.identifier: r.baseline_path for r in records
+                 if r.outcome is not Outcome.ERROR and r.baseline_path}
+    wrong = baseline_file.disagreements(path, baselines)
+    if not wrong:
+        return
+    report.failed = True
+    report.lines.append(
+        f"review server: {path} and the baseline PNGs disagree for {len(wrong)} snapshot(s): the "
+        "server judged them differently from the local comparison, so the next run would disagree "
+        "with itself (see 'One verdict' in docs/server-mode.md):"
+    )
+    report.lines.extend(f"  {identifier}" for identifier in wrong)
 
 
 def deliver(target: Target, manifest: Manifest, options: SendOptions, *,

@@ -2,6 +2,21 @@
 
 Pure data, JSON round-trippable, so a manifest can be spooled to disk when the server is down and
 sent later by `visualreview upload` exactly as it would have been sent.
+
+Each snapshot entry is PostHog's `{identifier, content_hash, width, height, metadata}`. Its
+`metadata` carries the plugin's `nodeid` and `name`, the hooks' keys, and `tolerance`: the values
+the snapshot was judged with locally, so a server can judge it the same way::
+
+    "metadata": {"nodeid": "...", "name": "box",
+                 "tolerance": {"threshold": 0.1, "max_diff_pixels": null, "max_diff_pixel_ratio": null}}
+
+`null` means not set (Playwright's rule: the budget is the smaller of the limits that are set, and
+0 pixels when neither is). The tolerance rides inside `metadata`, not as a new per-snapshot key,
+because `metadata` is the manifest's documented free-JSON field: PostHog's server stores it
+as given, our server keeps it for classification, and older clients and servers that know nothing
+of tolerances pass it through untouched. A new top-level key per snapshot would be silently
+dropped by both servers' request models (they ignore unknown fields), so a server could not tell
+"no tolerance sent" from "old server", and no contract describes it.
 """
 
 from __future__ import annotations
@@ -91,7 +106,7 @@ def build(
                 "metadata": {
                     "nodeid": record.nodeid,
                     "name": record.name,
-                    **{k: v for k, v in record.metadata.items() if k != "threshold"},
+                    **record.metadata,
                 },
             }
         )

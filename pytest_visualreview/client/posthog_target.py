@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from .. import snapshots_yml
 from ..settings import ServerSettings
+from . import baseline_file
 from .manifest import Manifest
 from .posthog import PostHogClient
 from .target import Progress, SendOptions, ServerReport, quiet
@@ -65,7 +66,7 @@ class PostHogTarget:
         report.sent = True
         _summarise(report, run, manifest.purpose, options.approve)
         if options.approve and run.get("status") == "completed" and manifest.purpose == "review":
-            _approve(report, client, options.baseline_path)
+            _approve(report, client, options.baseline_path, options.baseline_config)
 
 
 def client_for(settings: ServerSettings) -> PostHogClient:
@@ -112,7 +113,8 @@ def _summarise(report: ServerReport, run: dict[str, Any], purpose: str, approve:
         )
 
 
-def _approve(report: ServerReport, client: PostHogClient, baseline_path: Path | None) -> None:
+def _approve(report: ServerReport, client: PostHogClient, baseline_path: Path | None,
+             configured: Mapping[str, str]) -> None:
     assert report.run_id is not None
     try:
         finalized = client.finalize(report.run_id)
@@ -125,11 +127,12 @@ def _approve(report: ServerReport, client: PostHogClient, baseline_path: Path | 
         report.lines.append("review server: approved, but the server returned no baseline file")
         report.failed = True
         return
-    before = snapshots_yml.read(baseline_path).hashes() if baseline_path.exists() else {}
-    after = snapshots_yml.loads(content, name="baseline_content").hashes()
-    approved = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
-    if approved or not baseline_path.exists():
-        snapshots_yml.write_text(baseline_path, content)
+    try:
+        approved = baseline_file.write(baseline_path, content, configured)
+    except snapshots_yml.SnapshotsFileError as exc:
+        report.lines.append(f"review server: approved, but {exc}")
+        report.failed = True
+        return
     report.failed = False
     report.lines.append(
         f"review server: approved {len(approved)} snapshot(s); wrote {baseline_path}"

@@ -6,11 +6,12 @@ images as local PNG baselines, each checked against its approved pixel hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import imaging, snapshots_yml
+from . import baseline_file
 from .posthog import PostHogClient
 from .transport import ReviewServerError
 
@@ -24,10 +25,12 @@ def pull(
     run_id: str | None,
     baseline_path: Path,
     local_baseline: Callable[[dict[str, Any]], Path | None],
+    configured: Mapping[str, str],
 ) -> list[str]:
     """Bring a run's approvals into the working tree.
 
-    Writes the signed snapshots.yml the server returns for the (fully resolved) run, and the
+    Writes the signed snapshots.yml the server returns for the (fully resolved) run (with the
+    user's config block: `baseline_file`, `configured` being the server the user set), and the
     approved images as local PNG baselines (`local_baseline(snapshot)` says where; None skips).
     Returns lines to print. Raises ReviewServerError when the run is not resolved yet.
     """
@@ -43,16 +46,14 @@ def pull(
         run_id = str(candidates[0]["id"])
     finalized = client.finalize(run_id, approve_all=False)
     content = str(finalized["baseline_content"])
-    before = snapshots_yml.read(baseline_path).hashes() if baseline_path.exists() else {}
     after = snapshots_yml.loads(content, name="baseline_content").hashes()
-    if after == before:
+    changed = set(baseline_file.write(baseline_path, content, configured))
+    if not changed:
         return [f"run {run_id}: nothing approved that {baseline_path} does not have"]
-    lines = [f"pulled run {run_id}"]
-    snapshots_yml.write_text(baseline_path, content)
-    lines.append(f"wrote {baseline_path} ({len(after)} baselines)")
+    lines = [f"pulled run {run_id}", f"wrote {baseline_path} ({len(after)} baselines)"]
     for snapshot in client.list_snapshots(run_id):
         identifier = snapshot["identifier"]
-        if snapshot.get("review_state") != "approved" or after.get(identifier) == before.get(identifier):
+        if snapshot.get("review_state") != "approved" or identifier not in changed:
             continue
         target = local_baseline(snapshot)
         if target is None:

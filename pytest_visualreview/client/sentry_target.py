@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..settings import ServerSettings
+from ..records import TOLERANCE_KEY
+from ..settings import ServerSettings, Tolerance
 from .manifest import Manifest
 from .sentry import SentryImage, upload_snapshots, vcs_fields
 from .target import SendOptions, ServerReport
@@ -61,14 +62,34 @@ class SentryTarget:
 
 
 def images(manifest: Manifest, options: SendOptions) -> list[SentryImage]:
-    """`<identifier>.png` per snapshot; its manifest metadata (node id, name, browser, and what
-    `pytest_visualreview_snapshot_metadata` hooks added) goes along, after Sentry's `display_name`
-    (the snapshot's name) and `group` (its test file) so that hooks can set those too."""
+    """`<identifier>.png` per snapshot; its manifest metadata (node id, name, tolerance, browser,
+    and what `pytest_visualreview_snapshot_metadata` hooks added) goes along, after Sentry's
+    `display_name` (the snapshot's name), `group` (its test file) and `diff_threshold` (its pixel
+    budget) so that hooks can set those too."""
     out = []
     for item in manifest.snapshots:
         metadata = item["metadata"]
         defaults = {"display_name": metadata.get("name", item["identifier"]),
                     "group": str(metadata.get("nodeid", "")).split("::")[0]}
+        threshold = diff_threshold(metadata.get(TOLERANCE_KEY), item["width"] * item["height"])
+        if threshold is not None:
+            defaults["diff_threshold"] = threshold
         out.append(SentryImage(f"{item['identifier']}.png", options.read_image(item["content_hash"]),
                                item["width"], item["height"], {**defaults, **metadata}))
     return out
+
+
+def diff_threshold(tolerance: Any, total_pixels: int) -> float | None:
+    """Sentry's per-image `diff_threshold` for a snapshot's local pixel budget.
+
+    Sentry calls an image changed when `changed / total > diff_threshold`; the plugin fails it
+    when `changed > allowed`. With `diff_threshold = allowed / total` the two agree on the pixel
+    count (Sentry's own colour sensitivity still decides which pixels count). None when there is
+    no tolerance or the budget is the whole image, which Sentry cannot express (it wants < 1).
+    """
+    if not isinstance(tolerance, Mapping) or total_pixels <= 0:
+        return None
+    budget = Tolerance(max_diff_pixels=tolerance.get("max_diff_pixels"),
+                       max_diff_pixel_ratio=tolerance.get("max_diff_pixel_ratio"))
+    allowed = budget.allowed_pixels(total_pixels)
+    return allowed / total_pixels if allowed < total_pixels else None

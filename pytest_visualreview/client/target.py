@@ -43,6 +43,7 @@ class SendOptions:
     read_image: Callable[[str], bytes]  # content hash -> PNG bytes
     approve: bool = False
     baseline_path: Path | None = None  # snapshots.yml, rewritten on approval
+    baseline_config: Mapping[str, str] = field(default_factory=dict)  # its config block if it has none
     deadline: float = DEFAULT_DEADLINE  # seconds to wait for the verdict
     progress: Progress = quiet
 

@@ -26,6 +26,9 @@ MAX_PIXELS = 50_000_000
 MAX_PNG_BYTES = 64 * 1024 * 1024
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+#: What :func:`decode_image` accepts: PIL format name -> (file signature, media type).
+IMAGE_FORMATS = {"PNG": (PNG_SIGNATURE, "image/png"), "JPEG": (JPEG_SIGNATURE, "image/jpeg")}
 
 
 def _read_umask() -> int:
@@ -55,40 +58,22 @@ def content_hash(rgba: np.ndarray) -> str:
 
 
 def decode_png(data: bytes, *, name: str = "image") -> np.ndarray:
-    """Decode PNG bytes to RGBA, refusing bombs and truncated files with a message naming `name`."""
-    if len(data) > MAX_PNG_BYTES:
-        raise ImageError(
-            f"{name}: PNG is {len(data)} bytes, over the {MAX_PNG_BYTES}-byte limit; "
-            "capture a smaller region (clip or a locator) instead of the whole page"
-        )
-    if not data.startswith(PNG_SIGNATURE):
-        raise _not_a_png(name)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                _check_pixel_count(image.size, name)
-                image.load()
-                return pil_to_rgba(image, name=name)
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            f"{name}: image too large to decode safely ({exc}); refused by the "
-            "decompression-bomb guard, capture a smaller region (clip or a locator)"
-        ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(
-            f"{name}: cannot decode PNG ({exc}); the file is corrupt or truncated, "
-            "delete it and re-create it (for a baseline: run with --approve)"
-        ) from exc
+    """Decode PNG bytes to RGBA, refusing bombs and truncated files with a message naming `name`
+    and saying what a test author can do (the server's uploads go through `decode_image`)."""
+    return _decode(data, name, ("PNG",), _PLUGIN_HINTS)[0]
+
+
+#: what a test author can do about each refusal (a server client gets the bare reason)
+_PLUGIN_HINTS = {
+    "size": "capture a smaller region (clip or a locator) instead of the whole page",
+    "signature": "pass PNG bytes or a PNG file (for a baseline: run with --approve to replace it)",
+    "bomb": "capture a smaller region (clip or a locator)",
+    "corrupt": "delete it and re-create it (for a baseline: run with --approve)",
+}
 
 
 def _not_a_png(name: str) -> ImageError:
-    return ImageError(
-        f"{name}: not a PNG file (bad signature); pass PNG bytes or a PNG file "
-        "(for a baseline: run with --approve to replace it)"
-    )
+    return ImageError(f"{name}: not a PNG file (bad signature); {_PLUGIN_HINTS['signature']}")
 
 
 def read_png(path: str | os.PathLike[str]) -> np.ndarray:
@@ -267,25 +252,34 @@ def split_content_hash(png: bytes) -> tuple[bytes, str | None]:
     return original, rgba_hash
 
 
-JPEG_SIGNATURE = b"\xff\xd8\xff"
-#: What :func:`decode_image` accepts: PIL format name -> (file signature, media type).
-IMAGE_FORMATS = {"PNG": (PNG_SIGNATURE, "image/png"), "JPEG": (JPEG_SIGNATURE, "image/jpeg")}
-
-
 def decode_image(
     data: bytes, *, name: str = "image", formats: tuple[str, ...] = ("PNG", "JPEG")
 ) -> tuple[np.ndarray, str]:
     """Decode uploaded PNG or JPEG bytes to RGBA and their media type, behind one guard.
 
-    The review server's one decoder (its PostHog and Sentry ingest and its diff worker): the byte
-    limit, the signature, PIL's decompression-bomb check and our pixel limit apply to every
-    format alike. ``formats`` narrows what is accepted (the PostHog API takes PNG only).
+    The review server's decoder (its PostHog and Sentry ingest and its diff worker); the plugin's
+    `decode_png` is the same code with advice for test authors. The byte limit, the signature,
+    PIL's decompression-bomb check and our pixel limit apply to every format alike. ``formats``
+    narrows what is accepted (the PostHog API takes PNG only).
     """
+    return _decode(data, name, formats, {})
+
+
+def _decode(
+    data: bytes, name: str, formats: tuple[str, ...], hints: dict[str, str]
+) -> tuple[np.ndarray, str]:
+    """The one decoder behind `decode_png` and `decode_image`; `hints` extend its refusals."""
+
+    def refuse(kind: str, reason: str) -> ImageError:
+        return ImageError(f"{name}: {reason}; {hints[kind]}" if kind in hints else f"{name}: {reason}")
+
+    label = " or ".join(formats)
     if len(data) > MAX_PNG_BYTES:
-        raise ImageError(f"{name}: image is {len(data)} bytes, over the {MAX_PNG_BYTES}-byte limit")
+        what = label if len(formats) == 1 else "image"
+        raise refuse("size", f"{what} is {len(data)} bytes, over the {MAX_PNG_BYTES}-byte limit")
     kind = next((f for f in formats if data.startswith(IMAGE_FORMATS[f][0])), None)
     if kind is None:
-        raise ImageError(f"{name}: not a {' or '.join(formats)} file (bad signature)")
+        raise refuse("signature", f"not a {label} file (bad signature)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -298,12 +292,11 @@ def decode_image(
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            f"{name}: image too large to decode safely ({exc}); refused by the "
-            "decompression-bomb guard"
+        raise refuse(
+            "bomb", f"image too large to decode safely ({exc}); refused by the decompression-bomb guard"
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{name}: cannot decode {kind} ({exc}); the file is corrupt or truncated") from exc
+        raise refuse("corrupt", f"cannot decode {kind} ({exc}); the file is corrupt or truncated") from exc
 
 
 def _copy_rgba(image: Image.Image) -> np.ndarray:

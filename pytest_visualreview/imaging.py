@@ -286,6 +286,8 @@ def decode_image(
     kind = next((f for f in formats if data.startswith(IMAGE_FORMATS[f][0])), None)
     if kind is None:
         raise ImageError(f"{name}: not a {' or '.join(formats)} file (bad signature)")
+    if kind == "PNG":
+        _check_png_chunks(data, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -304,6 +306,30 @@ def decode_image(
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: cannot decode {kind} ({exc}); the file is corrupt or truncated") from exc
+
+
+def _check_png_chunks(data: bytes, name: str) -> None:
+    """Refuse a PNG whose chunk checksums (CRC) do not match: PIL ignores them while decoding
+    IDAT, so a damaged file would otherwise be stored as is. zlib.crc32 runs in C over bytes
+    already in memory, so the walk costs little next to decoding."""
+    offset = len(PNG_SIGNATURE)
+    while offset + 12 <= len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        end = offset + 8 + length
+        if end + 4 > len(data):
+            raise ImageError(
+                f"{name}: cannot decode PNG (chunk at byte {offset} runs past the end); "
+                "the file is truncated"
+            )
+        kind = data[offset + 4 : offset + 8]
+        if zlib.crc32(data[offset + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
+            raise ImageError(
+                f"{name}: cannot decode PNG ({kind.decode('latin-1')!r} chunk at byte {offset} "
+                "fails its CRC checksum); the file is corrupt, re-create and upload it again"
+            )
+        if kind == b"IEND":
+            return
+        offset = end + 4
 
 
 def _copy_rgba(image: Image.Image) -> np.ndarray:

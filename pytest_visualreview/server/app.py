@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import datadir
 from .blobs import BlobStore
 from .context import ServerContext
 from .errors import ServerError
@@ -57,6 +58,7 @@ def create_app(
     data_dir = Path(data_dir)
     store = Store(data_dir)
     blobs = BlobStore(data_dir / "blobs")
+    datadir.remove_orphan_temps(blobs.root)  # no write is in flight before the server starts
     worker = Worker(workers=diff_workers)
     worker.add_source(PostHogRuns(store, blobs))
     worker.on_exit.append(store.close)  # the coordinator thread's connection

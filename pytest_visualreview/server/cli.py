@@ -17,8 +17,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .datadir import DataDirError
 
-    app = create_app(args.data_dir, public_url=args.public_url, diff_workers=args.diff_workers)
+    try:
+        app = create_app(args.data_dir, public_url=args.public_url, diff_workers=args.diff_workers)
+    except DataDirError as exc:
+        print(f"visualreview serve: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log
     )

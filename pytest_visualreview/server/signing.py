@@ -11,7 +11,6 @@ and has no keys); this module is the part that needs secrets.
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 
@@ -61,4 +60,4 @@ def verify(token: str, repo_id: str, identifier: str, keys: dict[str, str]) -> s
     if secret_hex is None:
         return None
     expected = mac(repo_id, identifier, content_hash, secret_hex)
-    return content_hash if hmac.compare_digest(expected, given) else None
+    return content_hash if tokens.equal(expected, given) else None

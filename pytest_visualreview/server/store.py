@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import datadir
+
 DB_FILENAME = "visualreview.sqlite3"
 #: The metadata store's row and connection types. The domain names these, never ``sqlite3``, so
 #: another backend (issue 15) changes this module, not the domain.
@@ -223,8 +225,8 @@ class Store:
 
     def __init__(self, data_dir: str | Path) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / DB_FILENAME
+        datadir.prepare(self.data_dir, self.path)
         self._local = threading.local()
         self._migrate()
 

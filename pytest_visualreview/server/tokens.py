@@ -30,4 +30,15 @@ def mac(secret: bytes, message: str) -> str:
 
 def verify(secret: bytes, message: str, given: str) -> bool:
     """Whether ``given`` is :func:`mac` of ``message``, compared in constant time."""
-    return hmac.compare_digest(mac(secret, message), given)
+    return equal(mac(secret, message), given)
+
+
+def equal(expected: str, given: str) -> bool:
+    """Constant-time comparison of two secrets as UTF-8 bytes.
+
+    ``hmac.compare_digest`` raises TypeError on a str with non-ASCII characters; comparing the
+    bytes makes any client-sent value (a field, a cookie) a plain mismatch, never a 500.
+    """
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )

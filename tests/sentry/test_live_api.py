@@ -193,6 +193,9 @@ def test_objectstore_rejects_bad_and_foreign_tokens(sentry: Sentry) -> None:
     assert requests.get(url, timeout=10).status_code == 401
     forged = _os_token(sentry)[:-3] + "AAA"
     assert requests.get(url, headers={"x-os-auth": f"Bearer {forged}"}).status_code == 401
+    # non-ASCII in the token is a mismatch (secrets are compared as bytes), not a 500
+    non_ascii = _os_token(sentry)[:-3] + "ïïï"
+    assert requests.get(url, headers={"x-os-auth": f"Bearer {non_ascii}"}).status_code == 401
     # an API token works too, and a missing object is a 404 naming the key
     response = requests.get(url, headers={"x-os-auth": f"Bearer {sentry.token}"}, timeout=10)
     assert response.status_code == 404 and response.json()["attr"] == "key"

@@ -16,7 +16,7 @@ from ..repos import get_repo, list_repos
 from ..serialize import artifacts_by_hash
 from . import queries
 from .common import html_errors, safe_next, signed_in
-from .render import badge, h, layout, pager, percent, quote, short_time, url
+from .render import badge, h, layout, page_number, pager, percent, quote, short_time, url
 from .session import (
     check_csrf,
     check_signin_csrf,
@@ -145,7 +145,7 @@ def runs_page(
     types = queries.run_types(store, repo_id)
     state = state if state in STATE_LABELS else ""
     status = status if status in queries.RUN_STATUSES else ""
-    page = max(1, page)
+    page = page_number(page)
     total, rows = queries.list_runs(
         store,
         session.project_id,
@@ -253,7 +253,7 @@ def timeline_page(
     repo = get_repo(store, session.project_id, repo_id)
     if not run_type or not identifier:
         raise Invalid("a timeline needs ?run_type=...&identifier=...", attr="identifier")
-    page = max(1, page)
+    page = page_number(page)
     total, rows = runs.timeline(
         store,
         session.project_id,

@@ -92,6 +92,14 @@ def percent(value: float | None) -> str:
     return f"{value:.2f}%"
 
 
+MAX_PAGE = 1_000_000
+
+
+def page_number(page: int) -> int:
+    """A ``?page=`` value clamped to 1..MAX_PAGE: a huge one would overflow SQLite's OFFSET."""
+    return min(max(1, page), MAX_PAGE)
+
+
 def pager(total: int, page: int, per_page: int, link: Callable[[int], str]) -> str:
     """'Previous · page 2 of 7 · Next' links; empty when everything fits on one page."""
     pages = max(1, -(-total // per_page))

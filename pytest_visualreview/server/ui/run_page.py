@@ -19,7 +19,7 @@ from ..serialize import artifacts_by_hash
 from . import queries
 from .common import html_errors, signed_in
 from .pages import run_state_badges
-from .render import action_form, badge, h, layout, pager, percent, quote, short_time, url
+from .render import action_form, badge, h, layout, page_number, pager, percent, quote, short_time, url
 from .session import UiSession
 
 router = APIRouter()
@@ -241,7 +241,7 @@ def run_page(
     run = runs.get_run(store, session.project_id, run_id)
     repo = get_repo(store, session.project_id, str(run["repo_id"]))
     group = group if group in queries.GROUPS else "review"
-    page = max(1, page)
+    page = page_number(page)
     groups = queries.group_counts(store, run_id)
     q = q.strip()[:200]
     rows = queries.snapshots(

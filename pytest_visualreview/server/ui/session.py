@@ -27,6 +27,7 @@ from starlette.responses import Response
 from ..auth import Principal, authenticate
 from ..errors import Unauthenticated
 from ..store import Store, loads
+from ..tokens import equal
 
 SESSION_COOKIE = "vr_session"
 SIGNIN_COOKIE = "vr_signin"
@@ -89,7 +90,7 @@ def read_session(store: Store, request: Request) -> UiSession | None:
     if not value:
         return None
     payload, _, mac = value.rpartition(".")
-    if not payload or not hmac.compare_digest(_mac(store, payload), mac):
+    if not payload or not equal(_mac(store, payload), mac):
         return None
     parts = payload.split(".")
     if len(parts) != 4 or parts[0] != "v1":
@@ -178,7 +179,7 @@ def check_origin(request: Request) -> None:
 def check_signin_csrf(request: Request, submitted: str) -> None:
     check_origin(request)
     cookie = request.cookies.get(SIGNIN_COOKIE, "")
-    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+    if not cookie or not submitted or not equal(cookie, submitted):
         raise CsrfError("the sign-in form expired or was not sent by this server; reload it")
 
 
@@ -186,5 +187,5 @@ def check_csrf(request: Request, session: UiSession, submitted: str | None) -> N
     """Refuse an action unless it carries this session's CSRF token and comes from this site."""
     check_origin(request)
     token = submitted or request.headers.get("x-csrf-token") or ""
-    if not token or not hmac.compare_digest(token, session.csrf):
+    if not token or not equal(session.csrf, token):
         raise CsrfError("missing or invalid CSRF token; reload the page and try again")

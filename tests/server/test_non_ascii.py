@@ -1,0 +1,99 @@
+"""Non-ASCII in any secret a client sends (a signature field, a cookie, a CSRF field, a token)
+and a huge ``?page=`` answer a 4xx, never a 500: secrets are compared as bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from .live_server import LiveServer
+from .server_helpers import Client, item, page, upload_file
+
+NON_ASCII = "sïgnature"
+
+
+@pytest.fixture(scope="module")
+def target(server: LiveServer) -> dict[str, Any]:
+    client = Client(server.api(), server.token(), server.repo("acme/non-ascii"))
+    image = page(11)
+    created = client.create_run([item("x", image)])
+    upload = created["uploads"][0]
+    return {"client": client, "run": created["run_id"], "upload": upload, "png": image.png}
+
+
+def _upload_signature(server: LiveServer, t: dict[str, Any]) -> requests.Response:
+    fields = {k: (NON_ASCII if k == "x-vr-signature" else v) for k, v in t["upload"]["fields"].items()}
+    return upload_file(t["upload"], t["png"], fields=fields)
+
+
+def _blob_download(server: LiveServer, t: dict[str, Any]) -> requests.Response:
+    return requests.get(f"{server.url}/blobs/{'a' * 64}?expires=9999999999&signature={NON_ASCII}", timeout=30)
+
+
+def _session_cookie(server: LiveServer, t: dict[str, Any]) -> requests.Response:
+    return requests.get(
+        f"{server.url}/ui/repos",
+        cookies={"vr_session": f"v1.{NON_ASCII}.ü"},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
+def _sign_in(server: LiveServer, t: dict[str, Any], token: str, csrf: str) -> requests.Response:
+    browser = requests.Session()
+    browser.get(f"{server.url}/ui/sign-in", timeout=30)
+    return browser.post(
+        f"{server.url}/ui/sign-in",
+        data={"token": token, "csrf": csrf},
+        headers={"Origin": server.url},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
+def _runs_page(server: LiveServer, t: dict[str, Any]) -> requests.Response:
+    browser = requests.Session()
+    form = browser.get(f"{server.url}/ui/sign-in", timeout=30).text
+    nonce = form.split('name="csrf" value="')[1].split('"')[0]
+    browser.post(
+        f"{server.url}/ui/sign-in",
+        data={"token": server.token(), "csrf": nonce},
+        headers={"Origin": server.url},
+        timeout=30,
+    )
+    repo = t["client"].repo_id
+    return browser.get(f"{server.url}/ui/repos/{repo}/runs?page=99999999999999999999", timeout=30)
+
+
+def _run_page(server: LiveServer, t: dict[str, Any]) -> requests.Response:
+    browser = requests.Session()
+    form = browser.get(f"{server.url}/ui/sign-in", timeout=30).text
+    nonce = form.split('name="csrf" value="')[1].split('"')[0]
+    browser.post(
+        f"{server.url}/ui/sign-in",
+        data={"token": server.token(), "csrf": nonce},
+        headers={"Origin": server.url},
+        timeout=30,
+    )
+    return browser.get(f"{server.url}/ui/runs/{t['run']}?page=99999999999999999999", timeout=30)
+
+
+CASES = {
+    "upload signature field": _upload_signature,
+    "blob download signature": _blob_download,
+    "vr_session cookie": _session_cookie,
+    "sign-in token": lambda s, t: _sign_in(s, t, NON_ASCII, "x"),
+    "sign-in csrf field": lambda s, t: _sign_in(s, t, "vrt_x", NON_ASCII),
+    "runs page ?page=": _runs_page,
+    "run page ?page=": _run_page,
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_non_ascii_secrets_and_huge_pages_never_give_a_500(
+    server: LiveServer, target: dict[str, Any], case: str
+) -> None:
+    response = CASES[case](server, target)
+    assert response.status_code < 500, (case, response.status_code, response.text[:300])

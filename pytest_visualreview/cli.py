@@ -86,6 +86,11 @@ def add_serve(subparsers: Any) -> None:
         "--diff-workers", dest="diff_workers", type=int, default=None,
         help="diff worker processes (default: CPU count; 1 = diff inside the server process)"
     )
+    parser.add_argument(
+        "--pending-expiry-hours", dest="pending_expiry_hours", type=float, default=24.0,
+        help="runs left pending (never completed) longer than this become 'expired' "
+        "(hours, fractions allowed; 0 = never; default 24)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     parser.add_argument(
         "--no-access-log", dest="access_log", action="store_false", help="no per-request log"

@@ -1,8 +1,7 @@
 """One verdict: the plugin and the server judge each snapshot alike (tests/agreement.py).
 
-What works today: every snapshot carries the tolerance it was judged with to the server, and the
-pages where PostHog's fixed rule happens to agree with the local tolerance. The two-way agreement
-needs the server to classify with the sent tolerance (issue 13, server half): strict xfails.
+Every snapshot carries the tolerance it was judged with to the server, and the server classifies
+with it (server/processing.py `classify_pair`), so the two agree in both directions.
 """
 
 from __future__ import annotations
@@ -11,10 +10,6 @@ import pytest
 from agreement import BOUNDARY, verdicts
 
 pytestmark = pytest.mark.slow
-
-SERVER_HALF = pytest.mark.xfail(
-    strict=True, reason="server-side baselines: issue 13 server half (classify with the sent tolerance)")
-
 
 def pick(*names: str):
     return {name: BOUNDARY[name] for name in names}
@@ -37,7 +32,6 @@ def test_each_snapshot_carries_the_tolerance_it_was_judged_with(project, live, m
     assert (found["identical"].server, found["large-change"].server) == ("unchanged", "changed")
 
 
-@SERVER_HALF
 def test_a_snapshot_the_plugin_fails_is_never_unchanged_on_the_server(project, live, monkeypatch):
     found = verdicts(project, live, pick("small-change-no-budget", "one-row-over-budget",
                                          "large-change"), monkeypatch)
@@ -45,7 +39,6 @@ def test_a_snapshot_the_plugin_fails_is_never_unchanged_on_the_server(project, l
     assert {name: v.server for name, v in found.items()} == dict.fromkeys(found, "changed")
 
 
-@SERVER_HALF
 def test_a_snapshot_the_plugin_passes_is_never_changed_on_the_server(project, live, monkeypatch):
     found = verdicts(project, live, pick("identical", "exactly-the-budget", "within-a-ratio",
                                          "below-a-loose-threshold"), monkeypatch)

@@ -37,12 +37,10 @@ def test_after_approve_snapshots_yml_holds_the_hashes_of_the_pngs_on_disk(wired)
     assert snapshots_yml.read(wired.root / "snapshots.yml").config == {}  # nothing from 127.0.0.1
 
 
-@pytest.mark.xfail(strict=True, reason="server-side baselines: issue 13 server half")
 def test_after_approving_a_change_only_the_plugin_sees_snapshots_yml_still_names_the_pngs(
         project, live, monkeypatch):
-    """A 16-pixel change fails locally (0 allowed) and is below PostHog's 2.5%: until the server
-    judges with the sent tolerance it keeps the old hash beside the new PNG (and the session says
-    so and fails)."""
+    """A 16-pixel change fails locally (0 allowed) and is below PostHog's 2.5%: the server judges
+    it with the sent tolerance, so it is `changed` there too and `--approve` takes the new hash."""
     found = verdicts(project, live, {"small-change-no-budget": BOUNDARY["small-change-no-budget"]},
                      monkeypatch)
     assert found["small-change-no-budget"].local == "changed"

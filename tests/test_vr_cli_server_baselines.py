@@ -2,9 +2,7 @@
 
 The CLI sends no `baseline_hashes`: the second run is only `unchanged` / `changed` / `removed`
 when the server compares it with the baseline the first run established (accepted by
-`--auto-approve`'s finalize). Until the server does, every run is all `new` and these fail: they
-are strict xfails so that they flip to failures the moment the server half lands, and whoever
-lands it removes the marker.
+`--auto-approve`'s finalize): the server keeps that baseline (server/review/accepted.py).
 """
 
 from __future__ import annotations
@@ -15,10 +13,7 @@ import pytest
 from test_vr_cli import COMMIT, SHOTS, capture, cli  # noqa: F401 - cli is a fixture
 from vr_cli import EXIT_CLEAN, EXIT_UNRESOLVED
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xfail(strict=True, reason="server-side baselines: issue 13 server half"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

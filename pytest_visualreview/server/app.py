@@ -27,6 +27,7 @@ from . import datadir
 from .blobs import BlobStore
 from .context import ServerContext
 from .errors import ServerError
+from .expiry import DEFAULT_HOURS, PendingExpiry
 from .jobs import Worker
 from .processing import PostHogRuns
 from .store import Store
@@ -48,12 +49,14 @@ def create_app(
     public_url: str | None = None,
     start_worker: bool = True,
     diff_workers: int | None = None,
+    pending_expiry_hours: float = DEFAULT_HOURS,
 ) -> FastAPI:
     """Build the server over ``data_dir`` (created and migrated if new).
 
     ``public_url`` fixes the base of URLs handed to clients (else taken from each request);
     ``start_worker=False`` leaves jobs queued (PostHog runs in ``processing``, Sentry comparisons
-    ``pending``) for tests of the worker itself; ``diff_workers`` sizes its process pool.
+    ``pending``) for tests of the worker itself; ``diff_workers`` sizes its process pool;
+    runs left ``pending`` longer than ``pending_expiry_hours`` become ``expired`` (0: never).
     """
     data_dir = Path(data_dir)
     store = Store(data_dir)
@@ -61,6 +64,7 @@ def create_app(
     datadir.remove_orphan_temps(blobs.root)  # no write is in flight before the server starts
     worker = Worker(workers=diff_workers)
     worker.add_source(PostHogRuns(store, blobs))
+    worker.add_source(PendingExpiry(store, pending_expiry_hours * 3600))
     worker.on_exit.append(store.close)  # the coordinator thread's connection
     context = ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
 

@@ -20,7 +20,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .datadir import DataDirError
 
     try:
-        app = create_app(args.data_dir, public_url=args.public_url, diff_workers=args.diff_workers)
+        app = create_app(
+            args.data_dir, public_url=args.public_url, diff_workers=args.diff_workers,
+            pending_expiry_hours=args.pending_expiry_hours,
+        )
     except DataDirError as exc:
         print(f"visualreview serve: {exc}", file=sys.stderr)
         return 2

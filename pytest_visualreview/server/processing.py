@@ -30,11 +30,13 @@ import numpy as np
 from blake3 import blake3
 
 from ..imaging import ImageError, decode_image
+from ..settings import Tolerance
 from . import runs
 from .blobs import BlobStore
 from .diffimage import encode_diff_png
 from .jobs import PixelPool
 from .review.enums import ClassificationReason, SnapshotResult
+from .review.tolerance import tolerance_of
 from .store import Connection, Row, Store, dumps, new_id, now
 
 log = logging.getLogger(__name__)
@@ -63,13 +65,17 @@ class DiffOutcome:
     diff_metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) -> DiffOutcome:
-    """Diff one baseline/current pair and classify it by PostHog's rules."""
+def classify_pair(
+    snapshot_id: str, expected: np.ndarray, actual: np.ndarray, tolerance: Tolerance | None = None
+) -> DiffOutcome:
+    """Diff one baseline/current pair and classify it: with the client's ``tolerance`` the way
+    the plugin judges (``verdict.judge``: pixelmatch at its threshold, anti-aliased pixels not
+    counted, a size change always fails, within the pixel budget is unchanged), else by PostHog's
+    rules (2.5 % of pixels, then SSIM)."""
     from .. import diff  # imported late: the comparator is its own module, loaded on first use
 
-    result = diff.compare(
-        expected, actual, threshold=PIXELMATCH_THRESHOLD, include_aa=False, diff_image=True
-    )
+    threshold = PIXELMATCH_THRESHOLD if tolerance is None else tolerance.threshold
+    result = diff.compare(expected, actual, threshold=threshold, include_aa=False, diff_image=True)
     total = max(int(result.total_pixels), 1)
     percentage = round(int(result.diff_pixel_count) / total * 100, 4)
     metadata: dict[str, Any] = {"size_mismatch": bool(result.size_mismatch)}
@@ -80,7 +86,15 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
         diff_pixel_count=int(result.diff_pixel_count),
         diff_metadata=metadata,
     )
-    if percentage >= PIXEL_DIFF_THRESHOLD_PERCENT:
+    if tolerance is not None:
+        allowed = tolerance.allowed_pixels(int(result.total_pixels))
+        metadata["tolerance"] = {"threshold": tolerance.threshold, "allowed_diff_pixels": allowed}
+        if not result.size_mismatch and int(result.diff_pixel_count) <= allowed:
+            outcome.result = SnapshotResult.UNCHANGED
+            outcome.classification_reason = ClassificationReason.BELOW_THRESHOLD
+            return outcome
+        outcome.change_kind = "layout" if result.size_mismatch else "pixel"
+    elif percentage >= PIXEL_DIFF_THRESHOLD_PERCENT:
         outcome.change_kind = "pixel"
     else:
         score = float(diff.ssim(expected, actual))  # pads different sizes, like PostHog
@@ -99,7 +113,8 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
 
 
 def diff_snapshot(
-    blobs: BlobStore, snapshot_id: str, baseline: str, current: str, baseline_held: bool
+    blobs: BlobStore, snapshot_id: str, baseline: str, current: str, baseline_held: bool,
+    tolerance: Tolerance | None = None,
 ) -> DiffOutcome:
     """Pool entry point: load both images from the blob store, classify, store the diff blob.
 
@@ -114,7 +129,7 @@ def diff_snapshot(
     try:
         expected = decode_image(blobs.get(baseline), name=f"baseline {baseline[:12]}")[0]
         actual = decode_image(blobs.get(current), name=f"current {current[:12]}")[0]
-        outcome = classify_pair(snapshot_id, expected, actual)
+        outcome = classify_pair(snapshot_id, expected, actual, tolerance)
         if outcome.diff_png is not None:
             outcome.diff_key = blake3(outcome.diff_png).hexdigest()
             outcome.diff_bytes = len(outcome.diff_png)
@@ -162,7 +177,7 @@ class PostHogRuns:
         in_flight: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
         while not stopping.is_set():
             batch = self.store.query(
-                "SELECT id, seq, identifier, baseline_hash, current_hash FROM run_snapshots"
+                "SELECT id, seq, identifier, baseline_hash, current_hash, metadata FROM run_snapshots"
                 " WHERE run_id = ? AND needs_diff = 1 AND seq > ? ORDER BY seq LIMIT ?",
                 (run_id, cursor, BATCH * max(1, pool.workers)),
             )
@@ -189,7 +204,7 @@ class PostHogRuns:
     def _submit(self, pool: PixelPool, row: Row, have: set[str]) -> Future[DiffOutcome]:
         return pool.submit(
             diff_snapshot, self.blobs, str(row["id"]), str(row["baseline_hash"]),
-            str(row["current_hash"]), str(row["baseline_hash"]) in have,
+            str(row["current_hash"]), str(row["baseline_hash"]) in have, tolerance_of(row),
         )
 
     def _write(
@@ -211,7 +226,9 @@ class PostHogRuns:
                 unchanged = outcome.result == SnapshotResult.UNCHANGED
                 review_state = runs.ReviewState.NONE if unchanged else runs.ReviewState.PENDING
                 tolerated_id = None
-                if unchanged:
+                if unchanged and "tolerance" not in outcome.diff_metadata:
+                    # PostHog's rule is fixed, so its verdict on a pair can be cached; a client's
+                    # tolerance can change between runs, so that pair is judged every time.
                     tolerated_id = _mint_auto_toleration(conn, run, row, outcome, stamp)
                 conn.execute(
                     "UPDATE run_snapshots SET needs_diff = 0, result = ?,"

@@ -5,7 +5,9 @@ concern, re-exported here so the PostHog API, the Sentry API and the review page
 implementation (and one set of rules):
 
 - :mod:`.review.lifecycle`: :func:`create_run`, :func:`add_snapshots`, :func:`complete_run`,
-  :func:`finish_processing`, :func:`fail_run`, :func:`recount`                  (CI side)
+  :func:`finish_processing`, :func:`fail_run`, :func:`recount`, :func:`expire_pending` (CI side)
+- :mod:`.review.accepted`: the server-side baselines (accepted state per repo, run type, branch)
+- :mod:`.review.tolerance`: the client's ``metadata.tolerance``, read the plugin's way
 - :mod:`.review.actions`: :func:`approve`, :func:`reject`, :func:`tolerate`, :func:`finalize`,
   :func:`auto_approve`, :func:`recompute`                                      (review side)
 - :mod:`.review.baselines`: verifying ``baseline_hashes``, :func:`build_baseline`
@@ -41,6 +43,7 @@ from .review.lifecycle import (
     add_snapshots,
     complete_run,
     create_run,
+    expire_pending,
     fail_run,
     finish_processing,
     recount,
@@ -64,7 +67,7 @@ __all__ = [
     "RUN_TYPE_RE", "STALE_DETAIL", "ClassificationReason", "ManifestItem", "RecomputeResult",
     "ReviewState", "RunStatus", "SnapshotPage", "SnapshotResult", "active_quarantined",
     "add_snapshots", "approve", "auto_approve", "build_baseline", "complete_run", "counts",
-    "create_run", "fail_run", "finalize", "finish_processing", "get_run", "get_snapshot",
+    "create_run", "expire_pending", "fail_run", "finalize", "finish_processing", "get_run", "get_snapshot",
     "held_hashes", "list_quarantine", "list_runs", "list_snapshots", "quarantine", "recompute",
     "recount", "reject", "timeline", "tolerate", "tolerated_hashes", "unquarantine",
     "validate_baseline_hashes", "validate_items",

@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,15 +188,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX quarantine_lookup ON quarantined_identifiers (repo_id, run_type, identifier);
     """,
+    # 2: server-side baselines (review/accepted.py): the accepted state per (repo, run type,
+    # branch, identifier), '' = accepted as removed, and its append-only history; an index for
+    # pending-run expiry (expiry.py).
+    """
+    CREATE TABLE accepted_baselines (
+        repo_id TEXT NOT NULL REFERENCES repos(id),
+        run_type TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_run_id TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (repo_id, run_type, branch, identifier)
+    );
+    CREATE TABLE accepted_baseline_history (
+        id TEXT PRIMARY KEY,
+        repo_id TEXT NOT NULL REFERENCES repos(id),
+        run_type TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        previous_hash TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_run_id TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX runs_status_age ON runs (status, created_at);
+    CREATE INDEX accepted_history_lookup
+        ON accepted_baseline_history (repo_id, run_type, branch, identifier, created_at);
+    """,
 ]
 
 
-def now() -> str:
-    """Current UTC time as an ISO-8601 string with a ``Z`` suffix (PostHog's JSON style).
+def now(*, seconds_ago: float = 0.0) -> str:
+    """Current UTC time (or ``seconds_ago`` before it) as an ISO-8601 string with a ``Z`` suffix
+    (PostHog's JSON style).
 
     Microseconds are kept so string order is time order for rows written in quick succession.
     """
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: str) -> datetime:

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 
 from ..errors import Conflict, Invalid
 from ..store import Connection, Row, Store, loads, new_id, now
+from .accepted import record_approvals
 from .baselines import build_baseline
 from .contracts import INTENTIONAL_TOLERATE_REASONS, STALE_DETAIL, RecomputeResult
-from .enums import RunStatus, SnapshotResult
+from .enums import AcceptSource, RunStatus, SnapshotResult
 from .lifecycle import recount
 from .quarantine import restamp_quarantine
 from .queries import get_run, get_snapshot
@@ -78,6 +79,7 @@ def approve(
             _approve_all(conn, run_id, token_id, stamp)
             _mark_run_approved(conn, run_id, token_id, stamp, "human_approved")
         recount(conn, run_id)
+        record_approvals(conn, run_id, AcceptSource.APPROVED)
     return get_run(store, project_id, run_id)
 
 def _approve_all(conn: Connection, run_id: str, token_id: int | None, stamp: str) -> None:
@@ -213,6 +215,7 @@ def finalize(
                 )
             _mark_run_approved(conn, run_id, token_id, stamp, "human_approved")
             recount(conn, run_id)
+            record_approvals(conn, run_id, AcceptSource.FINALIZED)
         elif run["superseded_by_id"]:
             raise Conflict(STALE_DETAIL, code="stale_run")
     return get_run(store, project_id, run_id), build_baseline(store, project_id, run_id, api_url)
@@ -228,6 +231,7 @@ def auto_approve(
         _approve_all(conn, run_id, token_id, stamp)
         _mark_run_approved(conn, run_id, token_id, stamp, "auto_approved")
         recount(conn, run_id)
+        record_approvals(conn, run_id, AcceptSource.AUTO_APPROVED)
     return get_run(store, project_id, run_id), build_baseline(store, project_id, run_id, api_url)
 
 def recompute(store: Store, project_id: int, run_id: str) -> RecomputeResult:

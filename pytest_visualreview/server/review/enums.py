@@ -14,6 +14,7 @@ class RunStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    EXPIRED = "expired"  # left pending longer than the server's pending expiry (lifecycle.expire_pending)
 
 
 class SnapshotResult(StrEnum):
@@ -40,3 +41,12 @@ class ClassificationReason(StrEnum):
     EXACT = "exact"
     TOLERATED_HASH = "tolerated_hash"
     BELOW_THRESHOLD = "below_threshold"
+
+
+class AcceptSource(StrEnum):
+    """What put an entry into a branch's accepted baseline state (:mod:`.accepted`)."""
+
+    DEFAULT_BRANCH_RUN = "default_branch_run"  # a completed run on one of the repo's default branches
+    APPROVED = "approved"  # POST approve/ (per snapshot or approve_all)
+    FINALIZED = "finalized"  # POST finalize/
+    AUTO_APPROVED = "auto_approved"  # POST auto-approve/

@@ -12,11 +12,13 @@ from typing import Any
 from ..errors import Invalid
 from ..repos import get_repo, signing_keys
 from ..store import Connection, Row, Store, dumps, new_id, now
+from . import accepted
 from .baselines import stored_baseline, validate_baseline_hashes, verify_token
 from .contracts import HASH_RE, IDENTIFIER_MAX, PURPOSES, RUN_TYPE_RE, ManifestItem
 from .enums import ClassificationReason, ReviewState, RunStatus, SnapshotResult
 from .quarantine import active_quarantined
 from .queries import get_run, held_hashes
+from .tolerance import tolerance_of, validate_tolerance
 
 
 def validate_items(items: Sequence[ManifestItem], attr: str = "snapshots") -> list[ManifestItem]:
@@ -46,6 +48,7 @@ def validate_items(items: Sequence[ManifestItem], attr: str = "snapshots") -> li
             value = getattr(item, dim)
             if value is not None and not 0 < value <= 100_000:
                 raise Invalid(f"{where}.{dim} must be 1..100000", attr=f"{where}.{dim}")
+        validate_tolerance(item.metadata, f"{where}.metadata")
         if item.identifier not in seen:
             seen.add(item.identifier)
             kept.append(item)
@@ -205,6 +208,7 @@ def complete_run(store: Store, project_id: int, run_id: str) -> Row:
             )
             recount(conn, run_id)
             return get_run(store, project_id, run_id)
+        accepted.fill_run_baselines(conn, run)
         _classify(conn, run)
         conn.execute("UPDATE runs SET status = 'processing' WHERE id = ?", (run_id,))
         pending_diffs = conn.execute(
@@ -231,7 +235,7 @@ def _classify(conn: Connection, run: Row) -> None:
     tolerations = {
         (str(r["identifier"]), str(r["baseline_hash"]), str(r["alternate_hash"])): r
         for r in conn.execute(
-            "SELECT id, identifier, baseline_hash, alternate_hash, diff_percentage"
+            "SELECT id, identifier, baseline_hash, alternate_hash, diff_percentage, reason"
             " FROM tolerated_hashes WHERE repo_id = ? AND (expires_at IS NULL OR expires_at > ?)",
             (repo_id, now()),
         )
@@ -239,12 +243,15 @@ def _classify(conn: Connection, run: Row) -> None:
     updates: list[tuple[Any, ...]] = []
     rendered: set[str] = set()
     for row in conn.execute(
-        "SELECT id, identifier, current_hash FROM run_snapshots WHERE run_id = ?", (run_id,)
+        "SELECT id, identifier, current_hash, metadata FROM run_snapshots WHERE run_id = ?",
+        (run_id,),
     ).fetchall():
         identifier, current = str(row["identifier"]), str(row["current_hash"])
         rendered.add(identifier)
         baseline = baselines.get(identifier, "")
         tol = tolerations.get((identifier, baseline, current))
+        if tol is not None and tol["reason"] == "auto_threshold" and tolerance_of(row):
+            tol = None  # PostHog's rule minted it; a snapshot with its own tolerance is re-judged
         values: tuple[Any, ...]
         if baseline and current == baseline:
             values = (baseline, SnapshotResult.UNCHANGED, ClassificationReason.EXACT, 0, None, None, "")
@@ -290,6 +297,7 @@ def finish_processing(conn: Connection, run_id: str) -> None:
         " ELSE 'completed' END, completed_at = ? WHERE id = ?",
         (now(), run_id),
     )
+    accepted.on_completed(conn, run_id)
     recount(conn, run_id)
 
 def fail_run(store: Store, run_id: str, message: str) -> None:
@@ -329,3 +337,20 @@ def recount(conn: Connection, run_id: str) -> dict[str, int]:
          counts["unchanged"], counts["unresolved"], counts["tolerated"], run_id),
     )
     return counts
+
+def expire_pending(store: Store, max_age_seconds: float) -> int:
+    """Mark runs ``pending`` for longer than ``max_age_seconds`` (an interrupted session never
+    called ``complete``) as ``expired``; returns how many. Run by the worker (:mod:`..expiry`)."""
+    stamp = now(seconds_ago=max_age_seconds)
+    hours = max_age_seconds / 3600
+    message = (
+        f"expired: still pending {hours:g} h after it was created (the session that created it "
+        "never called complete); start a new run"
+    )
+    with store.transaction() as conn:
+        cursor = conn.execute(
+            "UPDATE runs SET status = 'expired', error_message = ?, completed_at = ?"
+            " WHERE status = 'pending' AND created_at < ?",
+            (message, now(), stamp),
+        )
+        return int(cursor.rowcount or 0)

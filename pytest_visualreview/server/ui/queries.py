@@ -14,7 +14,7 @@ from ..store import Store
 
 #: Snapshot groups on a run page, in review order.
 GROUPS = ("review", "changed", "new", "removed", "unchanged", "quarantined")
-RUN_STATUSES = ("pending", "processing", "completed", "failed")
+RUN_STATUSES = ("pending", "processing", "completed", "failed", "expired")
 
 _GROUP_WHERE = {
     "review": "result IN ('changed', 'new', 'removed') AND is_quarantined = 0",

@@ -172,6 +172,7 @@ def layout(
         f'<!doctype html>\n<html lang="en" data-vr-mode="{h(vr_mode)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{h(title)} · visual review</title>{csrf_meta}"
+        '<link rel="icon" href="/favicon.ico" type="image/svg+xml">'
         f'<link rel="stylesheet" href="{asset_url("viewer.css")}">'
         f'<link rel="stylesheet" href="{asset_url("ui.css")}">'
         f'<script src="{asset_url("viewer.js")}" defer></script>'

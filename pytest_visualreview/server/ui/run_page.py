@@ -208,6 +208,11 @@ def _head(run: sqlite3.Row, repo: sqlite3.Row, session: UiSession, groups: dict[
             f'<p class="ui-notice ui-stale" role="status">This run failed: '
             f"{h(run['error_message'] or 'no detail')}</p>"
         )
+    if run["status"] == runs.RunStatus.EXPIRED:
+        notices.append(
+            '<p class="ui-notice ui-stale" role="status" data-status="expired">This run expired: '
+            f"{h(run['error_message'] or 'it stayed pending too long')}</p>"
+        )
     if not session.can_write:
         notices.append(
             '<p class="ui-notice" role="status">Your token is read-only: you can look, not approve.</p>'

@@ -172,3 +172,18 @@ def upload_file(
     form.append(("Content-Type", (None, content_type)))
     form.append(("file", ("snapshot.png", data, content_type)))
     return requests.post(target["url"], files=form, timeout=60)
+
+
+def signed_in(server: Any) -> requests.Session:
+    """A browser session signed in to the review pages of ``server`` (a LiveServer) with a fresh
+    token."""
+    browser = requests.Session()
+    form = browser.get(f"{server.url}/ui/sign-in", timeout=30).text
+    nonce = form.split('name="csrf" value="')[1].split('"')[0]
+    browser.post(
+        f"{server.url}/ui/sign-in",
+        data={"token": server.token(), "csrf": nonce},
+        headers={"Origin": server.url},
+        timeout=30,
+    )
+    return browser

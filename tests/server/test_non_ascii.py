@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from .live_server import LiveServer
-from .server_helpers import Client, item, page, upload_file
+from .server_helpers import Client, item, page, signed_in, upload_file
 
 NON_ASCII = "sïgnature"
 
@@ -53,28 +53,14 @@ def _sign_in(server: LiveServer, t: dict[str, Any], token: str, csrf: str) -> re
     )
 
 
-def _signed_in(server: LiveServer) -> requests.Session:
-    """A browser session signed in to the review pages with a fresh token."""
-    browser = requests.Session()
-    form = browser.get(f"{server.url}/ui/sign-in", timeout=30).text
-    nonce = form.split('name="csrf" value="')[1].split('"')[0]
-    browser.post(
-        f"{server.url}/ui/sign-in",
-        data={"token": server.token(), "csrf": nonce},
-        headers={"Origin": server.url},
-        timeout=30,
-    )
-    return browser
-
-
 def _runs_page(server: LiveServer, t: dict[str, Any]) -> requests.Response:
-    browser = _signed_in(server)
+    browser = signed_in(server)
     repo = t["client"].repo_id
     return browser.get(f"{server.url}/ui/repos/{repo}/runs?page=99999999999999999999", timeout=30)
 
 
 def _run_page(server: LiveServer, t: dict[str, Any]) -> requests.Response:
-    browser = _signed_in(server)
+    browser = signed_in(server)
     return browser.get(f"{server.url}/ui/runs/{t['run']}?page=99999999999999999999", timeout=30)
 
 

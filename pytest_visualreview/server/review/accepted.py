@@ -97,9 +97,7 @@ def accept(
     for identifier, content_hash in sorted(entries.items()):
         previous = current.get(identifier)
         if previous == content_hash:
-            continue
-        if previous is None and not content_hash:
-            continue  # removing what was never accepted changes nothing
+            continue  # a removal with no entry is still recorded: it hides the default branch's
         changed += 1
         conn.execute(
             "INSERT INTO accepted_baselines (repo_id, run_type, branch, identifier, content_hash,"

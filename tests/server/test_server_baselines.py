@@ -84,3 +84,15 @@ def test_a_repo_with_master_as_default_falls_back_to_master(client: Client) -> N
     client.submit({"a": B}, branch="master")
     pr = client.submit({"a": B}, branch="feature/z", pr_number=9)
     assert results(client, pr) == {"a": "unchanged"}
+
+
+def test_rejecting_an_approved_snapshot_puts_the_baseline_back(client: Client) -> None:
+    client.submit({"a": A, "b": B}, branch="main")
+    pr = client.submit({"a": changed(A), "b": B, "c": C}, branch="feature/undo", pr_number=10)
+    client.post(f"runs/{pr['id']}/approve/", {"approve_all": True})
+    snaps = client.snapshots(pr["id"])
+    for name in ("a", "c"):
+        rejected = client.post(f"runs/{pr['id']}/reject/", {"snapshot_id": snaps[name]["id"]})
+        assert rejected.status_code == 200, rejected.text
+    again = client.submit({"a": changed(A), "b": B, "c": C}, branch="feature/undo", pr_number=10)
+    assert results(client, again) == {"a": "changed", "b": "unchanged", "c": "new"}

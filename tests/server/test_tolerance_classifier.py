@@ -10,6 +10,7 @@ import pytest
 from pytest_visualreview import verdict
 from pytest_visualreview.records import Outcome
 from pytest_visualreview.server.processing import classify_pair
+from pytest_visualreview.server.review.tolerance import tolerance_of
 from pytest_visualreview.settings import Tolerance
 from pytest_visualreview.shot import Shot
 
@@ -121,3 +122,11 @@ def test_a_malformed_tolerance_is_refused_naming_the_field(client: Client, toler
     snapshot = {**item("x", make_image(white())), "metadata": {"tolerance": tolerance}}
     body = client.create_run([snapshot], expect=400)
     assert body["attr"] == attr, body
+
+
+def test_a_stored_tolerance_that_does_not_parse_gets_posthogs_rule() -> None:
+    """Rows written before ingest checked the tolerance must not wedge the worker."""
+    assert tolerance_of({"metadata": '{"tolerance": {"threshold": 7}}'}) is None
+    assert tolerance_of({"metadata": "{}"}) is None
+    assert tolerance_of({"metadata": '{"tolerance": {"max_diff_pixels": 3}}'}) == Tolerance(
+        max_diff_pixels=3)

@@ -12,7 +12,8 @@ The rules (docs/server.md "Server-side baselines" has an example timeline):
   Argos and Chromatic treat builds of the reference branch.
 - Approve, finalize and auto-approve accept what they approved for the run's own branch (removals
   as removed). On a default branch this overrides the run's own entries; approving a PR run never
-  touches the default branch's state.
+  touches the default branch's state. Rejecting a snapshot the run had approved undoes that, as
+  long as nothing has moved the entry since.
 - A run without ``baseline_hashes`` is compared, at ``complete``, with its branch's state laid
   over the default branch's (the first of ``default_branches`` that has a state): the stand-in for
   "the tip's ``snapshots.yml`` merged over the merge-base's". The effective baseline is copied into
@@ -174,6 +175,23 @@ def record_approvals(conn: Connection, run_id: str, source: AcceptSource) -> int
         )
     }
     return accept(conn, _scope(run), entries, source, run_id)
+
+
+def undo_approval(conn: Connection, run_id: str, snapshot: Row) -> int:
+    """A snapshot this run had approved is rejected: if its branch still holds what this run
+    accepted, put back what the run was compared with (its baseline; none for a new snapshot)."""
+    run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    assert run is not None
+    identifier = str(snapshot["identifier"])
+    held = conn.execute(
+        "SELECT source_run_id FROM accepted_baselines WHERE repo_id = ? AND run_type = ?"
+        " AND branch = ? AND identifier = ?",
+        (run["repo_id"], run["run_type"], run["branch"], identifier),
+    ).fetchone()
+    if held is None or held["source_run_id"] != run_id:
+        return 0  # a later run or approval has moved it since: leave that alone
+    restored = "" if snapshot["result"] == SnapshotResult.NEW else str(snapshot["baseline_hash"])
+    return accept(conn, _scope(run), {identifier: restored}, AcceptSource.REJECTED, run_id)
 
 
 def on_completed(conn: Connection, run_id: str) -> None:

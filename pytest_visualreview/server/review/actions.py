@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 from ..errors import Conflict, Invalid
 from ..store import Connection, Row, Store, loads, new_id, now
-from .accepted import record_approvals
+from .accepted import record_approvals, undo_approval
 from .baselines import build_baseline
 from .contracts import INTENTIONAL_TOLERATE_REASONS, STALE_DETAIL, RecomputeResult
-from .enums import AcceptSource, RunStatus, SnapshotResult
+from .enums import AcceptSource, ReviewState, RunStatus, SnapshotResult
 from .lifecycle import recount
 from .quarantine import restamp_quarantine
 from .queries import get_run, get_snapshot
@@ -117,6 +117,8 @@ def reject(
         snap = get_snapshot(store, run_id, snapshot_id)
         if snap["result"] == SnapshotResult.UNCHANGED:
             raise Invalid("Unchanged snapshots cannot be rejected", attr="snapshot_id")
+        if snap["review_state"] == ReviewState.APPROVED:
+            undo_approval(conn, run_id, snap)
         conn.execute(
             "UPDATE run_snapshots SET review_state = 'rejected', approved_hash = '',"
             " reviewed_at = ?, reviewed_by_token_id = ?, review_comment = ? WHERE id = ?",

@@ -50,3 +50,4 @@ class AcceptSource(StrEnum):
     APPROVED = "approved"  # POST approve/ (per snapshot or approve_all)
     FINALIZED = "finalized"  # POST finalize/
     AUTO_APPROVED = "auto_approved"  # POST auto-approve/
+    REJECTED = "rejected"  # POST reject/ of a snapshot this run had approved: the approval is undone

@@ -45,7 +45,15 @@ def validate_tolerance(metadata: dict[str, Any], where: str) -> None:
 
 
 def tolerance_of(row: Row) -> Tolerance | None:
-    """The tolerance a stored snapshot row carries in its metadata, or None (PostHog's rule)."""
+    """The tolerance a stored snapshot row carries in its metadata, or None (PostHog's rule).
+
+    Rows are validated at ingest; one stored before that (or by hand) that does not parse gets
+    PostHog's rule rather than an exception in the worker, which would retry it forever."""
     metadata = loads(row["metadata"])
     value = metadata.get(TOLERANCE_KEY) if isinstance(metadata, dict) else None
-    return None if value is None else parse(value, f"metadata.{TOLERANCE_KEY}")
+    if value is None:
+        return None
+    try:
+        return parse(value, f"metadata.{TOLERANCE_KEY}")
+    except Invalid:
+        return None

@@ -1,7 +1,6 @@
-"""PostHog's current `vr` CLI flow (tests/vr_cli.py) against a live server: what works today.
-
-The CLI sends no `baseline_hashes`, so until the server keeps baselines itself (issue 13, server
-half: tests/test_vr_cli_server_baselines.py) every run of it is all `new`.
+"""PostHog's current `vr` CLI flow (tests/vr_cli.py) against a live server: first runs, auto-approve,
+paging, shards. The CLI sends no `baseline_hashes`; what the server compares later runs with is in
+tests/test_vr_cli_server_baselines.py and tests/test_vr_cli_timeline.py.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ implementation (and one set of rules):
 Rules follow PostHog (reference/posthog-visual-review.md §3, §6, §8) in its v1 shape for
 baselines: the client sends ``baseline_hashes`` from its ``snapshots.yml``; they are verified
 against the repo's signing keys (invalid or unsigned entries count as no baseline unless the repo
-trusts unsigned hashes). Functions take a :class:`~.store.Store` and ids, raise :mod:`.errors`
-exceptions, and return rows; :mod:`.serialize` turns rows into API JSON.
+trusts unsigned hashes). A run that sends none (PostHog's current CLI) is compared with the
+server's own accepted state (:mod:`.review.accepted`). Functions take a :class:`~.store.Store`
+and ids, raise :mod:`.errors` exceptions, and return rows; :mod:`.serialize` turns rows into API
+JSON.
 """
 
 from __future__ import annotations

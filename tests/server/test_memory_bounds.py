@@ -31,9 +31,14 @@ OS_BATCH = "/api/0/organizations/default/objectstore/v1/objects:batch/preprod/or
 BOUNDARY = "vr-memory-boundary"
 
 
-@pytest.fixture
-def live(fresh_server: LiveServer) -> LiveServer:
-    return fresh_server
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the module. Its peak is reset before each measurement; the tests run in
+    file order, the one that may legitimately hold 190 MiB (a write token's batch) last, so no
+    test starts on a heap a bigger one left behind."""
+    server = LiveServer.start(tmp_path_factory.mktemp("vr-memory"))
+    yield server
+    server.stop()
 
 
 def _pid(server: LiveServer) -> int:
@@ -102,52 +107,6 @@ def test_an_authenticated_json_body_is_limited(live: LiveServer) -> None:
     assert ok.status_code == 201, ok.text
 
 
-# -- objectstore batches: the scope before decompressing, and a total cap --------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _zeros_part() -> bytes:
-    """60 MiB of zeros, zstd-compressed to a few KiB (as in the issue)."""
-    return zstandard.ZstdCompressor().compress(bytes(60 * MiB))
-
-
-def _send_batch(live: LiveServer, scope: str) -> tuple[int, requests.Response]:
-    """Six insert parts of 60 MiB of zeros each (about 11 KiB sent) with a ``scope`` token."""
-    body = bytearray()
-    for index in range(6):
-        key = quote(f"1/1/{hashlib.sha256(bytes([index])).hexdigest()}", safe="")
-        body += (
-            f"--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"part\"\r\n"
-            f"x-sn-batch-operation-kind: insert\r\nx-sn-batch-operation-key: {key}\r\n"
-            "content-type: application/octet-stream\r\ncontent-encoding: zstd\r\n\r\n"
-        ).encode() + _zeros_part() + b"\r\n"
-    body += f"--{BOUNDARY}--\r\n".encode()
-    assert len(body) < 64 * 1024
-    headers = {"content-type": f"multipart/form-data; boundary={BOUNDARY}",
-               "x-os-auth": f"Bearer {live.token(scope)}"}
-    return peak_growth(
-        _pid(live),
-        lambda: requests.post(live.url + OS_BATCH, data=bytes(body), headers=headers, timeout=60),
-        f"{scope} token, six zstd parts of 60 MiB",
-    )
-
-
-def test_a_read_only_token_batch_decompresses_nothing(live: LiveServer) -> None:
-    growth, response = _send_batch(live, "project:read")
-    assert response.status_code == 200, response.text
-    assert response.content.count(b"x-sn-batch-operation-status: 403 Forbidden") == 6
-    assert growth < 16 * MiB, f"server peak RSS grew {growth / MiB:.1f} MiB for six 403s"
-
-
-def test_a_write_token_batch_is_capped_in_total(live: LiveServer) -> None:
-    growth, response = _send_batch(live, "project:write")
-    assert response.status_code == 413, response.text
-    assert "part 2:" in response.json()["detail"] and "total" in response.json()["detail"]
-    # 128 MiB of decompressed inserts at most, plus the copy of the part being finished (the
-    # 6 x 60 MiB all decompressed would be 360 MiB and more).
-    assert growth < 224 * MiB, f"server peak RSS grew {growth / MiB:.1f} MiB (6 x 60 MiB sent)"
-
-
 # -- PNG uploads: the header before decoding, single-use policies ----------------------------------
 
 
@@ -212,3 +171,49 @@ def test_a_presigned_upload_is_single_use_once_stored(live: LiveServer) -> None:
     assert growth < 16 * MiB, f"server peak RSS grew {growth / MiB:.1f} MiB"
     # The other shard's policy is unused: its upload finds the image stored and succeeds.
     assert upload_file(other, image.png).status_code == 204
+
+
+# -- objectstore batches: the scope before decompressing, and a total cap --------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _zeros_part() -> bytes:
+    """60 MiB of zeros, zstd-compressed to a few KiB (as in the issue)."""
+    return zstandard.ZstdCompressor().compress(bytes(60 * MiB))
+
+
+def _send_batch(live: LiveServer, scope: str) -> tuple[int, requests.Response]:
+    """Six insert parts of 60 MiB of zeros each (about 11 KiB sent) with a ``scope`` token."""
+    body = bytearray()
+    for index in range(6):
+        key = quote(f"1/1/{hashlib.sha256(bytes([index])).hexdigest()}", safe="")
+        body += (
+            f"--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"part\"\r\n"
+            f"x-sn-batch-operation-kind: insert\r\nx-sn-batch-operation-key: {key}\r\n"
+            "content-type: application/octet-stream\r\ncontent-encoding: zstd\r\n\r\n"
+        ).encode() + _zeros_part() + b"\r\n"
+    body += f"--{BOUNDARY}--\r\n".encode()
+    assert len(body) < 64 * 1024
+    headers = {"content-type": f"multipart/form-data; boundary={BOUNDARY}",
+               "x-os-auth": f"Bearer {live.token(scope)}"}
+    return peak_growth(
+        _pid(live),
+        lambda: requests.post(live.url + OS_BATCH, data=bytes(body), headers=headers, timeout=60),
+        f"{scope} token, six zstd parts of 60 MiB",
+    )
+
+
+def test_a_read_only_token_batch_decompresses_nothing(live: LiveServer) -> None:
+    growth, response = _send_batch(live, "project:read")
+    assert response.status_code == 200, response.text
+    assert response.content.count(b"x-sn-batch-operation-status: 403 Forbidden") == 6
+    assert growth < 16 * MiB, f"server peak RSS grew {growth / MiB:.1f} MiB for six 403s"
+
+
+def test_a_write_token_batch_is_capped_in_total(live: LiveServer) -> None:
+    growth, response = _send_batch(live, "project:write")
+    assert response.status_code == 413, response.text
+    assert "part 2:" in response.json()["detail"] and "total" in response.json()["detail"]
+    # 128 MiB of decompressed inserts at most, plus the copy of the part being finished (the
+    # 6 x 60 MiB all decompressed would be 360 MiB and more).
+    assert growth < 224 * MiB, f"server peak RSS grew {growth / MiB:.1f} MiB (6 x 60 MiB sent)"

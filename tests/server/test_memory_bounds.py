@@ -34,8 +34,8 @@ BOUNDARY = "vr-memory-boundary"
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the module. Its peak is reset before each measurement; the tests run in
-    file order, the one that may legitimately hold 190 MiB (a write token's batch) last, so no
-    test starts on a heap a bigger one left behind."""
+    file order, the ones that may legitimately hold 190 MiB or more (a write token's batch,
+    decoding 25 MP images) last, so no small bound is measured on a heap a big case left."""
     server = LiveServer.start(tmp_path_factory.mktemp("vr-memory"))
     yield server
     server.stop()
@@ -110,7 +110,7 @@ def test_an_authenticated_json_body_is_limited(live: LiveServer) -> None:
 # -- PNG uploads: the header before decoding, single-use policies ----------------------------------
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
 def _bomb_png(width: int = 7000, height: int = 7000) -> bytes:
     """A valid RGBA PNG of ``width`` x ``height`` transparent pixels, deflated to 186 KiB."""
 
@@ -217,3 +217,26 @@ def test_a_write_token_batch_is_capped_in_total(live: LiveServer) -> None:
     # 128 MiB of decompressed inserts at most, plus the copy of the part being finished (the
     # 6 x 60 MiB all decompressed would be 360 MiB and more).
     assert growth < 224 * MiB, f"server peak RSS grew {growth / MiB:.1f} MiB (6 x 60 MiB sent)"
+
+
+# -- decodes: bounded by the slots, not by how many arrive at once -------------------------------
+
+
+def test_concurrent_decodes_are_bounded(live: LiveServer) -> None:
+    """A manifest entry without a size lets a 5000 x 5000 PNG (under the pixel limit) be
+    decoded; four at once hold no more than the two decode slots' worth."""
+    client = Client(live.api(), live.token(), live.repo("acme/slots"))
+    entries = [{"identifier": f"big-{i}", "content_hash": f"{i:064x}"} for i in range(5)]
+    targets = client.create_run(entries)["uploads"]
+    big = _bomb_png(5000, 5000)
+    one, answer = peak_growth(_pid(live), lambda: upload_file(targets[4], big), "one 25 MP decode")
+    assert answer.json()["code"] == "hash_mismatch", answer.text  # decoded, then refused
+
+    def four_at_once() -> list[requests.Response]:
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(lambda t: upload_file(t, big), targets[:4]))
+
+    four, answers = peak_growth(_pid(live), four_at_once, "four 25 MP decodes at once")
+    assert [a.json()["code"] for a in answers] == ["hash_mismatch"] * 4
+    assert one > 64 * MiB, f"one decode grew the peak by only {one / MiB:.1f} MiB"
+    assert four < 2.3 * one, f"four decodes at once: {four / MiB:.1f} MiB, one: {one / MiB:.1f} MiB"

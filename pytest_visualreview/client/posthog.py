@@ -129,8 +129,15 @@ class PostHogClient:
         fields = {key: str(value) for key, value in (target.get("fields") or {}).items()}
         fields.setdefault("Content-Type", "image/png")
         files = {"file": (f"{target['content_hash']}.png", data, "image/png")}
-        self.transport.send("POST", target["url"], what=f"upload of {target['content_hash'][:12]}",
-                            data=fields, files=files, authorized=False)
+        try:
+            self.transport.send("POST", target["url"],
+                                what=f"upload of {target['content_hash'][:12]}",
+                                data=fields, files=files, authorized=False)
+        except ReviewServerError as exc:
+            # A presigned upload is single-use: a retry of one whose answer was lost is told
+            # 409 because its image is already stored, which is what the retry wanted.
+            if exc.status != 409:
+                raise
 
     def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.transport.json(method, self.base + path, body=body)

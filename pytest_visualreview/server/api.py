@@ -136,9 +136,14 @@ def build_router(context: ServerContext) -> APIRouter:
     def url_for(request: Request) -> Any:
         return lambda key: context.download_url(request, key)
 
-    def uploads(request: Request, repo_id: str, hashes: list[str]) -> list[dict[str, Any]]:
+    def uploads(
+        request: Request, repo_id: str, hashes: list[str], snapshots: list[SnapshotIn]
+    ) -> list[dict[str, Any]]:
+        """Upload targets, each with the size its manifest entry declared (checked on upload
+        before decoding)."""
         base = context.base_url(request)
-        return [upload_target(store.url_secret, base, repo_id, h) for h in hashes]
+        sizes = {s.content_hash: (s.width, s.height) for s in reversed(snapshots)}
+        return [upload_target(store.url_secret, base, repo_id, h, size=sizes.get(h)) for h in hashes]
 
     def api_url(request: Request) -> str:
         return context.base_url(request)
@@ -262,7 +267,10 @@ def build_router(context: ServerContext) -> APIRouter:
             baseline_hashes=body.baseline_hashes, purpose=body.purpose, metadata=body.metadata,
             is_partial=body.is_partial,
         )
-        return {"run_id": run["id"], "uploads": uploads(request, str(run["repo_id"]), hashes)}
+        return {
+            "run_id": run["id"],
+            "uploads": uploads(request, str(run["repo_id"]), hashes, body.snapshots),
+        }
 
     @router.get("/runs/{run_id}/")
     def get_run(principal: Read, run_id: str) -> dict[str, Any]:
@@ -279,7 +287,7 @@ def build_router(context: ServerContext) -> APIRouter:
         run = runs.get_run(store, principal.project_id, run_id)
         return {
             "added": added,
-            "uploads": uploads(request, str(run["repo_id"]), hashes),
+            "uploads": uploads(request, str(run["repo_id"]), hashes, body.snapshots),
             "story_index_upload": None,
         }
 

@@ -6,13 +6,19 @@ job source with the one worker (:mod:`.jobs`), which starts and stops with the a
 
 Error policy (the house rule: a 500 is a bug): domain errors become their status with
 ``{type, code, detail, attr}``; request validation errors become 400 naming the field in ``attr``;
-anything unexpected is logged and answered with a JSON 500.
+a full disk (``ENOSPC``, SQLite's ``database or disk is full``) is a 507 saying so; anything else
+unexpected is logged and answered with a JSON 500.
+
+Bodies FastAPI parses itself go through :class:`~.limits.BodyGate` first (:func:`_gates`): the
+PostHog API's JSON is authenticated and size-checked before a byte of it is read.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import re
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,15 +30,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import datadir
+from .auth import authenticate
 from .blobs import BlobStore
 from .context import ServerContext
-from .errors import ServerError
+from .errors import ServerError, disk_full, is_disk_full
 from .expiry import DEFAULT_HOURS, PendingExpiry
 from .jobs import Worker
+from .limits import BodyGate, BodyLimit, Gate
 from .processing import PostHogRuns
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+#: Largest PostHog API JSON body (a 50,000-snapshot manifest is about 15 MB).
+MAX_JSON_BYTES = 32 * 1024 * 1024
+#: Largest review-page form (a CSRF field and a few values).
+MAX_FORM_BYTES = 64 * 1024
 
 #: Modules with ``install(app, context)``, installed in this order.
 ROUTERS = (
@@ -83,6 +96,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    app.add_middleware(BodyGate, gates=_gates(store))
     _install_error_handlers(app)
     for module_name in ROUTERS:
         importlib.import_module(module_name).install(app, context)
@@ -92,6 +106,20 @@ def create_app(
         return {"status": "ok", "schema_version": store.schema_version}
 
     return app
+
+
+def _gates(store: Store) -> list[Gate]:
+    """The bodies FastAPI reads before any dependency: the PostHog API (token first) and the
+    review pages' forms (the sign-in form has no token to check, so only the limit applies).
+    The presigned upload form and the Sentry routes check their own, after authenticating."""
+    return [
+        Gate(
+            re.compile(r"/api/projects/[^/]+/visual_review/"),
+            BodyLimit(MAX_JSON_BYTES),
+            lambda header: authenticate(store, header),
+        ),
+        Gate(re.compile(r"/ui/"), BodyLimit(MAX_FORM_BYTES, label="form")),
+    ]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -119,6 +147,18 @@ def _install_error_handlers(app: FastAPI) -> None:
         attr = "body" if exc.status_code == 400 else None
         body = {"type": "invalid_request", "code": code, "detail": str(exc.detail), "attr": attr}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    # OSError and sqlite3 errors are caught where routes are (Starlette's exception middleware),
+    # so a 507 is an ordinary answer on a kept-alive connection; the catch-all below runs in the
+    # outermost middleware, which re-raises and makes uvicorn drop the connection.
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
+    async def storage_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_disk_full(exc):
+            raise exc
+        log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+        full = disk_full()
+        return JSONResponse(full.to_json(), status_code=full.status)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from .errors import Invalid, NotFound, PermissionDenied, Unauthenticated
+from .limits import principal_of
 from .store import Store, dumps, loads, now
 
 TOKEN_PREFIX = "vrt_"
@@ -99,14 +100,17 @@ def revoke_token(store: Store, token: str) -> bool:
         return cursor.rowcount > 0
 
 
-def bearer_token(header: str | None, *, context: str = "") -> str:
-    """The token of a ``Bearer <token>`` header value, or 401 (``context`` prefixes the message)."""
+def bearer_token(header: str | None, *, context: str = "", attr: str | None = None) -> str:
+    """The token of a ``Bearer <token>`` header value, or 401 (``context`` prefixes the message,
+    ``attr`` names the header where it is not PostHog's ``Authorization``)."""
     if not header:
-        raise Unauthenticated(f"{context}Authentication credentials were not provided.")
+        raise Unauthenticated(f"{context}Authentication credentials were not provided.", attr=attr)
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated(f"{context}Authorization header must be 'Bearer <token>'.")
+        raise Unauthenticated(
+            f"{context}{attr or 'Authorization'} header must be 'Bearer <token>'.", attr=attr
+        )
     return token
 
 
@@ -143,7 +147,9 @@ def require_scope(scope: str) -> Callable[[Request], Principal]:
 
     def dependency(request: Request) -> Principal:
         store: Store = request.app.state.context.store
-        principal = authenticate(store, request.headers.get("authorization"))
+        principal = principal_of(request)  # authenticated by the body gate, before the body
+        if not isinstance(principal, Principal):
+            principal = authenticate(store, request.headers.get("authorization"))
         if not principal.has_scope(scope):
             raise PermissionDenied(f"This action requires the '{scope}' scope.")
         raw = request.path_params.get("project_id")

@@ -10,6 +10,8 @@ JSON shape (DRF/PostHog style): ``{"type": ..., "code": ..., "detail": ..., "att
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any
 
 
@@ -64,3 +66,40 @@ class TooLarge(ServerError):
     status = 413
     type = "invalid_request"
     default_code = "too_large"
+
+
+class Unavailable(ServerError):
+    """503: the server is busy with this kind of work right now; the same request may succeed
+    a moment later (clients retry 5xx)."""
+
+    status = 503
+    type = "server_error"
+    default_code = "busy"
+
+
+class InsufficientStorage(ServerError):
+    """507: the data folder's disk (or the database on it) is full; nothing was half-written."""
+
+    status = 507
+    type = "server_error"
+    default_code = "insufficient_storage"
+
+
+#: ``errno`` values that mean "no room": ENOSPC, and EDQUOT (a quota) where the OS has it.
+_FULL_ERRNOS = frozenset(filter(None, (errno.ENOSPC, getattr(errno, "EDQUOT", None))))
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk is full: ``OSError(ENOSPC)`` from a blob write or SQLite's
+    ``database or disk is full`` (``SQLITE_FULL``)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "database or disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
+
+
+def disk_full() -> InsufficientStorage:
+    """The one 507 every route answers when :func:`is_disk_full`."""
+    return InsufficientStorage(
+        "the review server's disk is full, so nothing was stored; free space in its data "
+        "folder and send the request again"
+    )

@@ -20,6 +20,7 @@ from .limits import BodyLimit
 from .uploads import (
     BLOB_PATH,
     MAX_UPLOAD_BYTES,
+    MIGRATIONS,
     UPLOAD_PATH,
     ingest_png,
     verify_download,
@@ -45,11 +46,12 @@ async def _parse_capped(request: Request) -> FormData:
 
 
 def install(app: FastAPI, context: ServerContext) -> None:
+    context.store.ensure_schema("uploads", MIGRATIONS)
     router = APIRouter(tags=["files"])
 
     @router.post(UPLOAD_PATH, status_code=204, response_class=Response)
     async def upload(request: Request) -> Response:
-        UPLOAD_LIMIT.check_declared(request)
+        UPLOAD_LIMIT.check_declared(request.headers)
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("multipart/form-data"):
             raise Invalid("uploads must be multipart/form-data", attr="Content-Type")
@@ -70,7 +72,7 @@ def install(app: FastAPI, context: ServerContext) -> None:
             await form.close()
         await run_in_threadpool(
             ingest_png, context.store, context.blobs, policy.repo_id, data, policy.content_hash,
-            max_bytes=policy.max_bytes,
+            max_bytes=policy.max_bytes, policy=policy,
         )
         return Response(status_code=204)
 

@@ -1,6 +1,13 @@
 """The one ingest path for uploaded images, both APIs: decode with the guard, verify the key,
 write the blob, then the row.
 
+Before any decoding, a PNG's IHDR header is read: its width × height must be within the pixel
+limit and equal the size the client declared (the PostHog manifest's ``width``/``height``, signed
+into the upload policy), so a small file that would inflate to gigabytes is refused for the price
+of reading 24 bytes. Decodes then take one of :data:`DECODE_SLOTS` slots, waiting at most
+:data:`DECODE_WAIT_SECONDS` (else 503, which clients retry): the server's peak memory is bounded
+by the slots, not by how many uploads arrive at once.
+
 The key is what the uploader claims the bytes are: BLAKE3 of the RGBA pixels for the PostHog API
 (so re-encoding never changes an image's identity), SHA-256 of the file bytes for Sentry's
 objectstore. Either way the image is decoded first by :func:`~pytest_visualreview.imaging.decode_image`
@@ -11,15 +18,23 @@ the blob store before the API writes its row, so a row never points at a missing
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from ..imaging import content_hash, decode_image
+from ..imaging import PNG_SIGNATURE, ImageError, content_hash, decode_image, png_size
 from .blobs import BlobStore
+from .errors import Unavailable
 
 T = TypeVar("T")
 KeyKind = Literal["pixels", "sha256"]
+#: Uploads decoded at once (the machine this was sized on has 2 cores; a decode is CPU-bound and
+#: holds width × height × 4 bytes and PIL's working copy while it runs).
+DECODE_SLOTS = 2
+DECODE_WAIT_SECONDS = 30.0
+_decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 
 
 class KeyMismatch(ValueError):
@@ -43,20 +58,56 @@ class Checked:
 
 
 def check(
-    data: bytes, key: str, *, key_kind: KeyKind, name: str, formats: tuple[str, ...]
+    data: bytes,
+    key: str,
+    *,
+    key_kind: KeyKind,
+    name: str,
+    formats: tuple[str, ...],
+    declared: tuple[int, int] | None = None,
 ) -> Checked:
     """Decode and verify (thread-safe, CPU-bound). Raises ``ImageError`` for a file that is not
-    a usable image of ``formats`` and :class:`KeyMismatch` for a key that lies."""
+    a usable image of ``formats`` or whose PNG header is not ``declared`` (width, height),
+    :class:`KeyMismatch` for a key that lies and ``Unavailable`` when no decode slot frees up."""
     if key_kind == "sha256":
         actual = hashlib.sha256(data).hexdigest()
         if actual != key:  # cheap: refuse before decoding
             raise KeyMismatch(actual)
-    rgba, media_type = decode_image(data, name=name, formats=formats)
+    if data.startswith(PNG_SIGNATURE):
+        check_header(data, name=name, declared=declared)
+    with decode_slot():
+        rgba, media_type = decode_image(data, name=name, formats=formats)
     pixel_hash = content_hash(rgba)
     if key_kind == "pixels" and pixel_hash != key:
         raise KeyMismatch(pixel_hash)
     height, width = rgba.shape[:2]
     return Checked(key, data, media_type, pixel_hash, int(width), int(height))
+
+
+def check_header(data: bytes, *, name: str, declared: tuple[int, int] | None) -> None:
+    """Refuse a PNG by its IHDR alone: over the pixel limit, or not the size declared."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return  # no header to read: the decoder says what is wrong with the file
+    width, height = png_size(data, name=name)
+    if declared is not None and (width, height) != declared:
+        raise ImageError(
+            f"{name}: the PNG header says {width}×{height} but the manifest declared "
+            f"{declared[0]}×{declared[1]}; upload the image the manifest describes"
+        )
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """One of the :data:`DECODE_SLOTS`, or 503 after :data:`DECODE_WAIT_SECONDS`."""
+    if not _decode_slots.acquire(timeout=DECODE_WAIT_SECONDS):
+        raise Unavailable(
+            f"the server is already decoding {DECODE_SLOTS} uploads; send this one again in a "
+            "moment", attr="file",
+        )
+    try:
+        yield
+    finally:
+        _decode_slots.release()
 
 
 def store(blobs: BlobStore, blob_key: str, data: bytes, write_row: Callable[[], T]) -> T:

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: Seconds before a job source tries again a job that could not store its results because the
+#: disk is full (the job stays queued meanwhile; see ``processing`` and ``sentry.compare``).
+DISK_FULL_RETRY_SECONDS = 3.0
+
 class JobSource(Protocol):
     """One API's queue: ``run_once`` does one unit of queued work and says whether there was any."""
 

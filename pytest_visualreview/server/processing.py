@@ -13,6 +13,11 @@ padded size; ``>= 2.5`` is a ``pixel`` change; otherwise SSIM, and ``1 - ssim >=
 toleration is minted so the same pair is never diffed again. Changed snapshots get a stored diff
 image (an artifact keyed by BLAKE3 of its PNG bytes).
 
+A diff that cannot be stored because the disk is full is not a result: the snapshot stays queued
+(``needs_diff = 1``, the reason in ``diff_metadata.waiting``), the run stays ``processing`` and is
+tried again every :data:`~.jobs.DISK_FULL_RETRY_SECONDS` (and at every start) until space
+returns; the run's JSON and page say how many diffs wait and why (:func:`waiting_diffs`).
+
 Diffs run in the worker processes of :mod:`.jobs`: a worker process reads both images from the
 blob store and writes the diff blob itself, so only small results cross the process boundary; the
 coordinator thread owns every database write.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,10 +40,11 @@ from ..settings import Tolerance
 from . import runs
 from .blobs import BlobStore
 from .diffimage import encode_diff_png
-from .jobs import PixelPool
+from .errors import is_disk_full
+from .jobs import DISK_FULL_RETRY_SECONDS, PixelPool
 from .review.enums import ClassificationReason, SnapshotResult
 from .review.tolerance import tolerance_of
-from .store import Connection, Row, Store, dumps, new_id, now
+from .store import Connection, Row, Store, dumps, loads, new_id, now
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,9 @@ PIXEL_DIFF_THRESHOLD_PERCENT = 2.5
 SSIM_DISSIMILARITY_THRESHOLD = 0.01
 PIXELMATCH_THRESHOLD = 0.1
 BATCH = 32
+DISK_FULL_WAITING = (
+    "the server's disk was full when its diff image was stored; retried until there is space"
+)
 
 
 @dataclass
@@ -63,6 +73,7 @@ class DiffOutcome:
     diff_key: str | None = None  # set once the diff PNG is stored as a blob
     diff_bytes: int = 0
     diff_metadata: dict[str, Any] = field(default_factory=dict)
+    waiting: str = ""  # set: not a result, the snapshot stays queued for this reason
 
 
 def classify_pair(
@@ -137,6 +148,8 @@ def diff_snapshot(
             outcome.diff_png = None
         return outcome
     except (ImageError, OSError) as exc:
+        if is_disk_full(exc):
+            return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, waiting=DISK_FULL_WAITING)
         return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)})
     except Exception as exc:  # a comparator bug must not wedge the run: log, keep it changed
         log.exception("diff of snapshot %s failed", snapshot_id)
@@ -151,28 +164,42 @@ class PostHogRuns:
     def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
+        self._retry_at: dict[str, float] = {}  # run id -> monotonic time of its next try
 
     def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
-        """Process the oldest ``processing`` run to the end; False when nothing was queued."""
-        row = self.store.query_one(
-            "SELECT id FROM runs WHERE status = 'processing' ORDER BY seq LIMIT 1"
+        """Process the oldest ``processing`` run that is not waiting for disk space to the end;
+        False when nothing was queued."""
+        clock = time.monotonic()
+        rows = self.store.query("SELECT id FROM runs WHERE status = 'processing' ORDER BY seq")
+        run_id = next(
+            (str(r["id"]) for r in rows if self._retry_at.get(str(r["id"]), 0.0) <= clock), None
         )
-        if row is None:
+        if run_id is None:
             return False
-        self.process_run(str(row["id"]), pool, stopping)
+        self._retry_at.pop(run_id, None)
+        try:
+            waiting = self.process_run(run_id, pool, stopping)
+        except Exception as exc:  # SQLite full while writing results: nothing was committed
+            if not is_disk_full(exc):
+                raise
+            log.warning("run %s waits for disk space: %s", run_id, exc)
+            waiting = True
+        if waiting:
+            self._retry_at[run_id] = time.monotonic() + DISK_FULL_RETRY_SECONDS
         return True
 
-    def process_run(self, run_id: str, pool: PixelPool, stopping: threading.Event) -> None:
+    def process_run(self, run_id: str, pool: PixelPool, stopping: threading.Event) -> bool:
         """Diff every queued snapshot of the run, then finish it.
 
         Pipelined: while the pool diffs batch N+1, this thread commits batch N, so the pool
         never waits on the database. Rows are walked by ``seq`` so a batch in flight is not
-        fetched twice.
+        fetched twice. Returns whether diffs are left waiting (the run is then not finished).
         """
         run = self.store.query_one("SELECT * FROM runs WHERE id = ?", (run_id,))
         if run is None or run["status"] != runs.RunStatus.PROCESSING:
-            return
+            return False
         repo_id = str(run["repo_id"])
+        waiting = 0
         cursor = -1
         in_flight: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
         while not stopping.is_set():
@@ -190,16 +217,17 @@ class PostHogRuns:
                 submitted = (batch, [self._submit(pool, row, have) for row in batch])
             if in_flight is not None:
                 rows, futures = in_flight
-                self._write(run, rows, [future.result() for future in futures])
+                waiting += self._write(run, rows, [future.result() for future in futures])
             in_flight = submitted
             if in_flight is None:
                 break
-        if stopping.is_set():
-            return
+        if stopping.is_set() or waiting:
+            return bool(waiting)
         with self.store.transaction() as conn:
             status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
             if status is not None and status["status"] == runs.RunStatus.PROCESSING:
                 runs.finish_processing(conn, run_id)
+        return False
 
     def _submit(self, pool: PixelPool, row: Row, have: set[str]) -> Future[DiffOutcome]:
         return pool.submit(
@@ -209,12 +237,19 @@ class PostHogRuns:
 
     def _write(
         self, run: Row, batch: list[Row], outcomes: list[DiffOutcome]
-    ) -> None:
-        """Commit a batch's results (diff blobs are already on disk) in one transaction."""
+    ) -> int:
+        """Commit a batch's results (diff blobs are already on disk) in one transaction; an
+        outcome that is ``waiting`` stays queued with its reason. Returns how many wait."""
         repo_id = str(run["repo_id"])
         by_id = {str(r["id"]): r for r in batch}
         stamp = now()
+        waiting = [o for o in outcomes if o.waiting]
+        outcomes = [o for o in outcomes if not o.waiting]
         with self.store.transaction() as conn:
+            conn.executemany(
+                "UPDATE run_snapshots SET diff_metadata = ? WHERE id = ? AND needs_diff = 1",
+                [(dumps({"waiting": o.waiting}), o.snapshot_id) for o in waiting],
+            )
             conn.executemany(
                 "INSERT OR IGNORE INTO artifacts (id, repo_id, content_hash, kind, width,"
                 " height, size_bytes, created_at) VALUES (?, ?, ?, 'diff', ?, ?, ?, ?)",
@@ -243,6 +278,25 @@ class PostHogRuns:
                      tolerated_id, review_state, outcome.snapshot_id),
                 )
             runs.recount(conn, str(run["id"]))
+        return len(waiting)
+
+
+def waiting_diffs(store: Store, run_id: str) -> tuple[int, str | None]:
+    """How many of a run's snapshots still wait for their diff, and why if something other
+    than their turn holds them (the reason of one of them; they share the disk)."""
+    row = store.query_one(
+        "SELECT COUNT(*) AS n FROM run_snapshots WHERE run_id = ? AND needs_diff = 1", (run_id,)
+    )
+    count = int(row["n"]) if row is not None else 0
+    if not count:
+        return 0, None
+    held = store.query_one(
+        "SELECT diff_metadata FROM run_snapshots WHERE run_id = ? AND needs_diff = 1"
+        " AND diff_metadata != '{}' LIMIT 1",
+        (run_id,),
+    )
+    reason = (loads(held["diff_metadata"]) or {}).get("waiting") if held is not None else None
+    return count, reason
 
 
 def _mint_auto_toleration(

@@ -12,13 +12,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .auth import principal_summary
+from .processing import waiting_diffs
 from .store import Store, loads
 
 UrlFor = Callable[[str], str]
 
 
 def run_json(store: Store, run: sqlite3.Row) -> dict[str, Any]:
-    """PostHog ``Run``."""
+    """PostHog ``Run``, plus ``diffs_waiting`` / ``waiting_reason`` (ours): the snapshots of a
+    ``processing`` run not diffed yet and, when the disk being full holds them, why."""
+    waiting, reason = (
+        waiting_diffs(store, str(run["id"])) if run["status"] == "processing" else (0, None)
+    )
     return {
         "approved_by": principal_summary(store, run["approved_by_token_id"])
         if run["approved"]
@@ -50,6 +55,8 @@ def run_json(store: Store, run: sqlite3.Row) -> dict[str, Any]:
         "purpose": run["purpose"],
         "is_partial": bool(run["is_partial"]),
         "review_decision": run["review_decision"],
+        "diffs_waiting": waiting,
+        "waiting_reason": reason,
     }
 
 

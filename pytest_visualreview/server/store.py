@@ -297,11 +297,13 @@ class Store:
         self._local.depth = 1
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException:
+            # SQLite has already rolled back after some errors (SQLITE_FULL: disk full), and a
+            # second ROLLBACK would hide the real error behind "no transaction is active".
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         finally:
             self._local.depth = 0
 

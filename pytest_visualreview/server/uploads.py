@@ -11,6 +11,13 @@ guard in :mod:`pytest_visualreview.imaging` and BLAKE3 of its RGBA pixels must e
 hash; only then is the blob written (atomically) and the artifact row inserted, in that order, so a
 row always has its blob.
 
+Before decoding, the PNG's header must match the size the manifest declared for it (signed into the
+policy as ``x-vr-size``, see :mod:`.ingest`). A policy is single-use: each carries a random nonce,
+and once an upload with it has stored its blob the signature is recorded (``upload_uses``, kept
+until the policy expires), so posting the same fields again is a 409 that decodes nothing.
+Two shards that were each handed a target for the same image hold different policies; the second
+finds the blob stored and is answered 204 without decoding.
+
 Download URLs are signed the same way (``/blobs/<hash>?expires=&signature=``) so review pages can
 use them in ``<img src>``; expiry is rounded up to the hour so a page's URLs stay cache-stable.
 """
@@ -18,6 +25,8 @@ use them in ``<img src>``; expiry is rounded up to the hour so a page's URLs sta
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -26,7 +35,7 @@ from typing import Any
 from ..imaging import ImageError
 from . import ingest
 from .blobs import BlobStore
-from .errors import Invalid, NotFound, PermissionDenied, TooLarge
+from .errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge
 from .store import Store, new_id, now
 from .tokens import b64url, mac, unb64url, verify
 
@@ -36,6 +45,15 @@ BLOB_PATH = "/blobs/"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOAD_EXPIRES_SECONDS = 15 * 60
 DOWNLOAD_EXPIRES_SECONDS = 3600
+_SIZE_RE = re.compile(r"^([1-9][0-9]{0,5})x([1-9][0-9]{0,5})$")
+
+#: Signatures of policies whose upload stored its blob (``uploads`` namespace of the store).
+MIGRATIONS = [
+    """
+    CREATE TABLE upload_uses (signature TEXT PRIMARY KEY, expires INTEGER NOT NULL);
+    CREATE INDEX upload_uses_expires ON upload_uses (expires);
+    """,
+]
 
 
 def blob_key(repo_id: str, content_hash_: str) -> str:
@@ -49,19 +67,27 @@ def upload_target(
     repo_id: str,
     content_hash_: str,
     *,
+    size: tuple[int | None, int | None] | None = None,
     expires_in: int = UPLOAD_EXPIRES_SECONDS,
     max_bytes: int = MAX_UPLOAD_BYTES,
     now_ts: float | None = None,
 ) -> dict[str, Any]:
-    """One ``{content_hash, url, fields}`` entry for a create/add-snapshots response."""
+    """One ``{content_hash, url, fields}`` entry for a create/add-snapshots response.
+
+    ``size`` is the (width, height) the manifest declared, if it declared both."""
     expires = int((now_ts if now_ts is not None else time.time()) + expires_in)
     key = blob_key(repo_id, content_hash_)
+    declared: list[dict[str, str]] = []
+    if size is not None and size[0] and size[1]:
+        declared.append({"x-vr-size": f"{size[0]}x{size[1]}"})
     policy = {
         "expiration": expires,
         "conditions": [
             {"key": key},
             {"x-vr-repo": repo_id},
             {"x-vr-content-hash": content_hash_},
+            {"x-vr-nonce": secrets.token_urlsafe(12)},
+            *declared,
             ["content-length-range", 0, max_bytes],
             ["starts-with", "$Content-Type", "image/"],
         ],
@@ -87,6 +113,8 @@ class UploadPolicy:
     content_hash: str
     max_bytes: int
     expires: int
+    signature: str = ""
+    size: tuple[int, int] | None = None  # (width, height) the manifest declared
 
 
 def verify_policy(
@@ -99,7 +127,8 @@ def verify_policy(
     policy_b64 = fields["policy"]
     if not verify(secret, policy_b64, fields["x-vr-signature"]):
         raise PermissionDenied(
-            "upload policy signature does not match", code="signature_mismatch"
+            "x-vr-signature: the upload policy signature does not match",
+            code="signature_mismatch", attr="x-vr-signature",
         )
     try:
         policy = json.loads(unb64url(policy_b64))
@@ -117,6 +146,12 @@ def verify_policy(
         max_bytes = next(
             int(c[2]) for c in conditions if isinstance(c, list) and c[0] == "content-length-range"
         )
+        size_text = next(
+            (c["x-vr-size"] for c in conditions if isinstance(c, dict) and "x-vr-size" in c), None
+        )
+        size_match = _SIZE_RE.match(size_text) if size_text is not None else None
+        if size_text is not None and size_match is None:
+            raise ValueError(size_text)
     except (ValueError, KeyError, TypeError, StopIteration):
         raise Invalid("upload policy is malformed", attr="policy") from None
     if (now_ts if now_ts is not None else time.time()) > expires:
@@ -132,7 +167,9 @@ def verify_policy(
             f"Content-Type must start with 'image/' (got {content_type!r})", attr="Content-Type"
         )
     return UploadPolicy(
-        key=key, repo_id=repo_id, content_hash=claimed, max_bytes=max_bytes, expires=expires
+        key=key, repo_id=repo_id, content_hash=claimed, max_bytes=max_bytes, expires=expires,
+        signature=fields["x-vr-signature"],
+        size=(int(size_match[1]), int(size_match[2])) if size_match else None,
     )
 
 
@@ -145,10 +182,13 @@ def ingest_png(
     *,
     max_bytes: int = MAX_UPLOAD_BYTES,
     kind: str = "image",
+    policy: UploadPolicy | None = None,
 ) -> sqlite3.Row:
     """Verify and store an uploaded snapshot PNG; return its artifact row (existing or new).
 
-    The Sentry router can call this too, for any upload whose identity is the RGBA hash.
+    With the ``policy`` it came with, the upload is single-use and the PNG's header must be the
+    size the policy declares, both checked before decoding. The Sentry router can call this too,
+    for any upload whose identity is the RGBA hash.
     """
     if len(data) > max_bytes:
         raise TooLarge(
@@ -157,12 +197,19 @@ def ingest_png(
     repo = store.query_one("SELECT id FROM repos WHERE id = ?", (repo_id,))
     if repo is None:
         raise NotFound(f"repo {repo_id} not found", attr="key")
+    if policy is not None and _used(store, policy):
+        raise Conflict(
+            "this presigned upload was already used and its image is stored; nothing to do",
+            code="upload_used", attr="x-vr-signature",
+        )
     existing = artifact(store, repo_id, claimed_hash)
     if existing is not None:
+        _mark_used(store, policy)
         return existing
     try:
         checked = ingest.check(
-            data, claimed_hash, key_kind="pixels", name="file", formats=("PNG",)
+            data, claimed_hash, key_kind="pixels", name="file", formats=("PNG",),
+            declared=policy.size if policy is not None else None,
         )
     except ImageError as exc:
         raise Invalid(str(exc), code="invalid_image", attr="file") from None
@@ -173,9 +220,29 @@ def ingest_png(
             code="hash_mismatch",
             attr="file",
         ) from None
-    return store_artifact(
+    row = store_artifact(
         store, blobs, repo_id, claimed_hash, data, checked.width, checked.height, kind=kind
     )
+    _mark_used(store, policy)
+    return row
+
+
+def _used(store: Store, policy: UploadPolicy) -> bool:
+    return store.query_one(
+        "SELECT 1 FROM upload_uses WHERE signature = ?", (policy.signature,)
+    ) is not None
+
+
+def _mark_used(store: Store, policy: UploadPolicy | None) -> None:
+    """Record a policy whose blob is stored; forget the ones that have expired anyway."""
+    if policy is None:
+        return
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM upload_uses WHERE expires < ?", (int(time.time()),))
+        conn.execute(
+            "INSERT OR IGNORE INTO upload_uses (signature, expires) VALUES (?, ?)",
+            (policy.signature, policy.expires),
+        )
 
 
 def store_artifact(
@@ -232,6 +299,9 @@ def verify_download(
     except ValueError:
         raise Invalid("expires must be an integer", attr="expires") from None
     if not verify(secret, f"{key}|{expires_at}", signature):
-        raise PermissionDenied("download URL signature does not match", code="signature_mismatch")
+        raise PermissionDenied(
+            "signature: the download URL signature does not match", code="signature_mismatch",
+            attr="signature",
+        )
     if (now_ts if now_ts is not None else time.time()) > expires_at:
         raise PermissionDenied("download URL expired", code="url_expired")

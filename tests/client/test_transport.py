@@ -20,7 +20,14 @@ class Scripted(BaseHTTPRequestHandler):
     seen: list[str] = []
 
     def do_GET(self):  # noqa: N802
-        self.seen.append(f"GET {self.path}")
+        self._answer("GET")
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._answer("POST")
+
+    def _answer(self, method):
+        self.seen.append(f"{method} {self.path}")
         status, headers, body = self.script.pop(0)
         self.send_response(status)
         for key, value in headers.items():
@@ -123,3 +130,17 @@ def test_sentry_refusals_are_not_retried_and_name_the_step(scripted):
             transport=Transport("secret-token", sleep=[].append, hints=sentry.hints),
         )
     assert not info.value.transient and info.value.status == 403 and len(Scripted.seen) == 1
+
+
+def test_a_presigned_upload_answered_409_after_a_retry_counts_as_uploaded(scripted):
+    """A policy is single-use once its image is stored: when the answer to the first POST is
+    lost (here a 503), the retry's 409 means the image is there."""
+    used = b'{"code": "upload_used", "detail": "this presigned upload was already used"}'
+    Scripted.script = [(503, {}, b"busy"), (409, {}, used)]
+    base = f"http://127.0.0.1:{scripted.server_address[1]}"
+    target = {"content_hash": "ab" * 32, "url": base + "/uploads/", "fields": {"key": "k"}}
+    client_for(scripted, []).upload(target, b"png")
+    assert Scripted.seen == ["POST /uploads/", "POST /uploads/"]
+    Scripted.script = [(403, {}, b'{"detail": "upload policy signature does not match"}')]
+    with pytest.raises(ReviewServerError, match="HTTP 403"):
+        client_for(scripted, []).upload(target, b"png")

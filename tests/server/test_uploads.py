@@ -120,7 +120,8 @@ def test_decompression_bomb_is_refused(client: Client) -> None:
 def test_same_image_uploaded_twice_is_stored_once(server: LiveServer, client: Client) -> None:
     target, image = one_target(client, seed=98)
     assert upload_file(target, image.png).status_code == 204
-    assert upload_file(target, image.png).status_code == 204
+    again = upload_file(target, image.png)  # a policy is single-use once its blob is stored
+    assert again.status_code == 409 and again.json()["code"] == "upload_used", again.text
     rows = Store(server.data_dir).query(
         "SELECT COUNT(*) FROM artifacts WHERE repo_id = ? AND content_hash = ?",
         (client.repo_id, image.hash),

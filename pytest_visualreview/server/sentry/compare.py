@@ -24,6 +24,7 @@ import io
 import logging
 import posixpath
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -33,10 +34,11 @@ from PIL import Image
 from ...diff import compare as pixel_compare
 from ...imaging import ImageError, decode_image
 from ..blobs import BlobStore
+from ..errors import is_disk_full
 from ..ingest import Checked, KeyMismatch
 from ..ingest import check as ingest_check
 from ..ingest import store as ingest_store
-from ..jobs import PixelPool
+from ..jobs import DISK_FULL_RETRY_SECONDS, PixelPool
 from ..store import Store
 from . import db
 from .categorize import (
@@ -273,11 +275,14 @@ def complete_base(store: Store, base: SnapshotRow) -> Manifest:
     return fold(current.manifest, list(reversed(layers))) if layers else current.manifest
 
 
-def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: PixelPool) -> None:
+def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: PixelPool) -> bool:
     """Claim, compute and finish one comparison (FAILED with a message on any error); the pixel
-    diffs of its pairs run in the shared worker processes."""
+    diffs of its pairs run in the shared worker processes.
+
+    A full disk is not an outcome: the comparison stays ``processing`` (queued) and True is
+    returned, so the caller tries it again later instead of recording it without its images."""
     if not db.claim_comparison(store, comparison_id):
-        return
+        return False
     try:
         comparison = db.get_comparison(store, comparison_id)
         assert comparison is not None
@@ -285,12 +290,12 @@ def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: Pix
         base = db.get_snapshot(store, comparison.base_id)
         if head is None or base is None:
             db.fail_comparison(store, comparison_id, "internal_error", "snapshot row missing")
-            return
+            return False
         try:
             base_manifest = complete_base(store, base)
         except ChainError as exc:
             db.fail_comparison(store, comparison_id, exc.code, str(exc))
-            return
+            return False
         planned = plan(head.manifest, base_manifest)
         computed: dict[str, ImageResult] = {}
         tasks: list[tuple[PairTask, Future[PairOutcome]]] = []
@@ -308,8 +313,12 @@ def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: Pix
         if any(r.status in ("changed", "removed") for r in results.values()):
             approve_or_flag(store, head, results)
     except Exception as exc:  # a job must never die silently: the API reports the failure
+        if is_disk_full(exc):
+            log.warning("sentry comparison %s waits for disk space: %s", comparison_id, exc)
+            return True
         log.exception("sentry comparison %s failed", comparison_id)
         db.fail_comparison(store, comparison_id, "internal_error", f"{type(exc).__name__}: {exc}")
+    return False
 
 
 def approve_or_flag(store: Store, head: SnapshotRow, results: dict[str, ImageResult]) -> None:
@@ -332,10 +341,15 @@ class SentryComparisons:
     def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
+        self._retry_at: dict[int, float] = {}  # comparison id -> monotonic time of its next try
 
     def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
-        queued = db.unfinished_comparisons(self.store)
+        clock = time.monotonic()
+        queued = [c for c in db.unfinished_comparisons(self.store)
+                  if self._retry_at.get(c, 0.0) <= clock]
         if not queued:
             return False
-        run_comparison(self.store, self.blobs, queued[0], pool)
+        self._retry_at.pop(queued[0], None)
+        if run_comparison(self.store, self.blobs, queued[0], pool):
+            self._retry_at[queued[0]] = time.monotonic() + DISK_FULL_RETRY_SECONDS
         return True

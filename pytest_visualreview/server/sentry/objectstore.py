@@ -32,8 +32,14 @@ import zstandard
 MAX_BATCH_OPS = 1000
 #: Largest decompressed object we accept (imaging's PNG limit).
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
+#: Largest decompressed total of one batch's inserts (objectstore's own limit is 100 MB of
+#: payload per batch; sentry-cli sends files over 1 MB alone, by PUT).
+MAX_BATCH_DECOMPRESSED = 128 * 1024 * 1024
 KINDS = ("head", "insert", "get", "delete")
-_ZSTD_STEP = 1024
+#: zstd's largest output per input byte (a 4-byte RLE block expands to 128 KiB).
+_ZSTD_MAX_RATIO = 32 * 1024
+_ZSTD_MIN_STEP = 64
+_ZSTD_MAX_STEP = 64 * 1024
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 #: Ids are ASCII digits that fit SQLite's 64-bit integers (``str.isdigit`` accepts "²").
 _ID_RE = re.compile(r"^[0-9]{1,18}$")
@@ -128,8 +134,10 @@ def decode_body(data: bytes, content_encoding: str | None, *, limit: int = MAX_O
     """Undo ``Content-Encoding`` (identity or zstd), refusing more than ``limit`` bytes out.
 
     Streaming encoders write frames without a content size, so the output is counted as it
-    is produced rather than trusting a header; the limit guards against zstd bombs, and a
-    frame that never ends is refused (a truncated upload must not store a partial file).
+    is produced rather than trusting a header; and it is never produced whole first: each step
+    feeds at most ``(limit - produced) / 32768`` input bytes (zstd's largest expansion is a
+    4-byte RLE block of 128 KiB), so the output stops within about 2 MiB of ``limit``. A frame
+    that never ends is refused (a truncated upload must not store a partial file).
     """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
@@ -144,8 +152,8 @@ def decode_body(data: bytes, content_encoding: str | None, *, limit: int = MAX_O
     pending = memoryview(data)
     try:
         while pending:
-            # Small input steps bound the output of any one step (zstd can expand ~32000x).
-            step, pending = pending[:_ZSTD_STEP], pending[_ZSTD_STEP:]
+            size = min(_ZSTD_MAX_STEP, max(_ZSTD_MIN_STEP, (limit - len(out)) // _ZSTD_MAX_RATIO))
+            step, pending = pending[:size], pending[size:]
             out += stream.decompress(step)
             if len(out) > limit:
                 raise ObjectstoreError(413, f"body: decompresses to over the {limit}-byte limit")
@@ -206,12 +214,18 @@ def _parse_headers(block: bytes) -> dict[str, str]:
     return headers
 
 
-def parse_batch(content_type: str | None, body: bytes) -> list[BatchOp]:
-    """Parse a batch request into operations, decompressing insert bodies."""
+def parse_batch(content_type: str | None, body: bytes, *, decompress: bool = True) -> list[BatchOp]:
+    """Parse a batch request into operations, decompressing insert bodies when ``decompress``.
+
+    A caller whose token may not write passes ``decompress=False``: its inserts are refused
+    anyway, so their bodies stay as sent. Decompressed, each part gets at most
+    :data:`MAX_OBJECT_BYTES` and all of them together :data:`MAX_BATCH_DECOMPRESSED`.
+    """
     parts = _split_parts(body, boundary_of(content_type))
     if len(parts) > MAX_BATCH_OPS:
         raise ObjectstoreError(400, f"body: {len(parts)} operations, over {MAX_BATCH_OPS}")
     ops: list[BatchOp] = []
+    budget = MAX_BATCH_DECOMPRESSED
     for index, part in enumerate(parts):
         head, sep, payload = part.partition(b"\r\n\r\n")
         if not sep:
@@ -226,10 +240,25 @@ def parse_batch(content_type: str | None, body: bytes) -> list[BatchOp]:
         raw_key = headers.get("x-sn-batch-operation-key")
         if not raw_key:
             raise ObjectstoreError(400, f"part {index}: x-sn-batch-operation-key is required")
-        if kind == "insert":
-            payload = decode_body(payload, headers.get("content-encoding"))
+        if kind == "insert" and decompress:
+            payload = _decode_part(index, payload, headers.get("content-encoding"), budget)
+            budget -= len(payload)
         ops.append(BatchOp(kind=kind, key=unquote(raw_key), headers=headers, body=payload))
     return ops
+
+
+def _decode_part(index: int, payload: bytes, encoding: str | None, budget: int) -> bytes:
+    """One insert's body, within the per-part limit and what is left of the batch's total."""
+    try:
+        return decode_body(payload, encoding, limit=min(MAX_OBJECT_BYTES, budget))
+    except ObjectstoreError as exc:
+        message = exc.message.removeprefix("body: ")
+        if exc.status == 413 and budget < MAX_OBJECT_BYTES:
+            message += (
+                f" left of the batch's {MAX_BATCH_DECOMPRESSED}-byte total; send fewer or"
+                " smaller objects per batch"
+            )
+        raise ObjectstoreError(exc.status, f"part {index}: {message}") from exc
 
 
 def status_line(status: int) -> str:

@@ -54,6 +54,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Largest raw batch request (objectstore's own limit is 100 MB of payload).
 MAX_BATCH_BYTES = 128 * 1024 * 1024
 OS_TOKEN_PREFIX = "vros1"
+#: The header sentry-cli sends objectstore tokens in (``Authorization`` is accepted too).
+OS_AUTH = "x-os-auth"
 OS_TOKEN_SECONDS = 3600
 EXPIRATION_POLICY = "ttl:396 days"
 BODY_LIMIT = BodyLimit(MAX_BODY_BYTES)
@@ -97,19 +99,26 @@ def mint_os_token(secret: bytes, project_id: int, write: bool, now: float | None
 def _os_access(store: Store, request: Request, project_id: int) -> bool:
     """Authenticate an objectstore call for ``project_id``; returns whether it may write."""
     header = request.headers.get("x-os-auth") or request.headers.get("authorization")
-    token = bearer_token(header, context="objectstore: ")
+    token = bearer_token(header, context="objectstore: ", attr=OS_AUTH)
     if token.startswith(OS_TOKEN_PREFIX + "."):
         parts = token.split(".")
         if len(parts) != 5:
-            raise Unauthenticated("objectstore: malformed token.")
+            raise Unauthenticated(f"objectstore: malformed token in {OS_AUTH}.", attr=OS_AUTH)
         if not tokens.verify(store.url_secret, ".".join(parts[:4]), parts[4]):
-            raise Unauthenticated("objectstore: invalid token.")
+            raise Unauthenticated(f"objectstore: invalid token in {OS_AUTH}.", attr=OS_AUTH)
         if not is_id(parts[3]) or int(parts[3]) < time.time():
-            raise Unauthenticated("objectstore: token expired; ask upload-options for a new one.")
+            raise Unauthenticated(
+                f"objectstore: the token in {OS_AUTH} expired; ask upload-options for a new one.",
+                attr=OS_AUTH,
+            )
         if parts[1] != str(project_id):
             raise NotFound(f"project {project_id} not found", attr="scope")
         return parts[2] == "w"
-    principal = authenticate(store, f"Bearer {token}")
+    try:
+        principal = authenticate(store, f"Bearer {token}")
+    except Unauthenticated as exc:
+        raise Unauthenticated(f"objectstore: {OS_AUTH}: {exc.detail}", code=exc.code,
+                              attr=OS_AUTH) from None
     principal.require_any(READ_SCOPES)
     principal.require_project(project_id)
     return _can_write(principal)
@@ -274,7 +283,8 @@ def _os_auth(org: str, scope: str, request: Request) -> tuple[int, bool]:
 def _batch(project_id: int, may_write: bool, request: Request, raw: bytes) -> Response:
     context = get_context(request)
     try:
-        ops = parse_batch(request.headers.get("content-type"), raw)
+        # A read-only token's inserts are answered 403 below: never decompress them.
+        ops = parse_batch(request.headers.get("content-type"), raw, decompress=may_write)
     except ObjectstoreError as exc:
         if exc.status == 413:
             raise TooLarge(exc.message, attr="body") from exc

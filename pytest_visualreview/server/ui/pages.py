@@ -83,7 +83,7 @@ def sign_in_submit(
     try:
         cookie, _ = sign_in(get_context(request).store, token)
     except Unauthenticated as exc:
-        return _sign_in_form(request, next_url=target, error=exc.detail, status=401)
+        return _sign_in_form(request, next_url=target, error=f"token: {exc.detail}", status=401)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, cookie)
     return response

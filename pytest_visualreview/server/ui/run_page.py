@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from ... import viewer
 from .. import runs
+from ..processing import waiting_diffs
 from ..repos import get_repo
 from ..serialize import artifacts_by_hash
 from . import queries
@@ -167,7 +168,10 @@ def _snapshot_html(
     )
 
 
-def _head(run: sqlite3.Row, repo: sqlite3.Row, session: UiSession, groups: dict[str, int]) -> str:
+def _head(
+    run: sqlite3.Row, repo: sqlite3.Row, session: UiSession, groups: dict[str, int],
+    waiting: tuple[int, str | None] = (0, None),
+) -> str:
     run_id = str(run["id"])
     facts = [
         ("repo", h(repo["repo_full_name"])),
@@ -202,6 +206,12 @@ def _head(run: sqlite3.Row, repo: sqlite3.Row, session: UiSession, groups: dict[
         notices.append(
             f'<p class="ui-notice" role="status">This run is {h(run["status"])}: '
             "diffs are still being computed; this page reloads itself until they are done.</p>"
+        )
+    count, reason = waiting
+    if reason:
+        notices.append(
+            f'<p class="ui-notice ui-stale" role="status" data-waiting="{count}">{count} '
+            f"diff(s) waiting: {h(reason)}.</p>"
         )
     if run["status"] == runs.RunStatus.FAILED:
         notices.append(
@@ -312,7 +322,7 @@ def run_page(
         )
     total = queries.count(store, run_id, group, search=q) if q else groups[group]
     body = (
-        _head(run, repo, session, groups)
+        _head(run, repo, session, groups, waiting_diffs(store, run_id))
         + f'<nav class="ui-tabs" aria-label="snapshot groups">{tabs}</nav>'
         + search
         + (f'<p class="ui-total">{total} matching</p>' if q else "")

@@ -180,7 +180,10 @@ def check_signin_csrf(request: Request, submitted: str) -> None:
     check_origin(request)
     cookie = request.cookies.get(SIGNIN_COOKIE, "")
     if not cookie or not submitted or not equal(cookie, submitted):
-        raise CsrfError("the sign-in form expired or was not sent by this server; reload it")
+        raise CsrfError(
+            "the sign-in form's csrf field does not match (the form expired or was not sent by "
+            "this server); reload it"
+        )
 
 
 def check_csrf(request: Request, session: UiSession, submitted: str | None) -> None:
@@ -188,4 +191,7 @@ def check_csrf(request: Request, session: UiSession, submitted: str | None) -> N
     check_origin(request)
     token = submitted or request.headers.get("x-csrf-token") or ""
     if not token or not equal(session.csrf, token):
-        raise CsrfError("missing or invalid CSRF token; reload the page and try again")
+        raise CsrfError(
+            "the csrf form field (or X-CSRF-Token header) is missing or invalid; reload the page "
+            "and try again"
+        )

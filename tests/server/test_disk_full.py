@@ -17,8 +17,7 @@ import pytest
 import requests
 
 from .live_server import LiveServer
-from .server_helpers import Client, changed, item, page, upload_file
-from .test_non_ascii import _signed_in
+from .server_helpers import Client, changed, item, page, signed_in, upload_file
 from .tmpfs import fill, full_disk_server
 
 __all__ = ["full_disk_server"]  # the fixture, used by name
@@ -64,7 +63,7 @@ def test_disk_full_is_507_and_diffs_wait_for_space(full_disk_server: LiveServer)
     )
     assert waiting["status"] == "processing" and waiting["diffs_waiting"] == 6, waiting
     assert "disk was full" in waiting["waiting_reason"]
-    page_html = _signed_in(live).get(f"{live.url}/ui/runs/{run['run_id']}", timeout=30).text
+    page_html = signed_in(live).get(f"{live.url}/ui/runs/{run['run_id']}", timeout=30).text
     assert 'data-waiting="6"' in page_html and "disk was full" in page_html
     snaps = client.snapshots(run["run_id"])
     assert all(s["diff_artifact"] is None and s["diff_percentage"] is None

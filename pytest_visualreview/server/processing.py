@@ -133,9 +133,19 @@ def diff_snapshot(
 class PostHogRuns:
     """The PostHog API's job source: drains ``processing`` runs through the shared worker."""
 
+    name = "posthog"
+
     def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
+
+    def pending(self) -> list[str]:
+        """Ids of the runs waiting for diffs, oldest first (the shared queue's items)."""
+        rows = self.store.query("SELECT id FROM runs WHERE status = 'processing' ORDER BY seq")
+        return [str(row["id"]) for row in rows]
+
+    def process(self, item: str, pool: PixelPool, stopping: threading.Event) -> None:
+        self.process_run(item, pool, stopping)
 
     def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
         """Process the oldest ``processing`` run to the end; False when nothing was queued."""
@@ -201,8 +211,9 @@ class PostHogRuns:
         stamp = now()
         with self.store.transaction() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO artifacts (id, repo_id, content_hash, kind, width,"
-                " height, size_bytes, created_at) VALUES (?, ?, ?, 'diff', ?, ?, ?, ?)",
+                "INSERT INTO artifacts (id, repo_id, content_hash, kind, width,"
+                " height, size_bytes, created_at) VALUES (?, ?, ?, 'diff', ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(new_id(), repo_id, o.diff_key, *(o.diff_size or (None, None)),
                   o.diff_bytes, stamp) for o in outcomes if o.diff_key],
             )

@@ -329,9 +329,18 @@ class SentryComparisons:
     """The Sentry API's job source: runs ``pending`` comparisons (and, after a restart, those a
     previous process left ``processing``) through the shared worker, oldest first."""
 
+    name = "sentry"
+
     def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
+
+    def pending(self) -> list[str]:
+        """Ids of the comparisons to run (the shared queue's items)."""
+        return [str(item) for item in db.unfinished_comparisons(self.store)]
+
+    def process(self, item: str, pool: PixelPool, stopping: threading.Event) -> None:
+        run_comparison(self.store, self.blobs, int(item), pool)
 
     def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
         queued = db.unfinished_comparisons(self.store)

@@ -32,13 +32,14 @@ What differs from SQLite, and how it is bridged here (nowhere else):
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.adapt import Dumper, Loader
@@ -48,11 +49,17 @@ from .errors import ServerError
 from .store import MIGRATIONS, Store, _split_sql
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The advisory-lock key every write transaction takes (any constant; "vr" in ASCII).
 WRITE_LOCK = 0x7672
-#: How long reads and transaction starts keep retrying a database that went away.
+#: How long reads and transaction starts keep retrying a database that went away
+#: (``VISUALREVIEW_DB_RETRY_SECONDS`` overrides it, e.g. shorter behind a load balancer).
 RETRY_SECONDS = 30.0
+
+
+def retry_seconds() -> float:
+    return float(os.environ.get("VISUALREVIEW_DB_RETRY_SECONDS", RETRY_SECONDS))
 
 
 class DatabaseUnavailable(ServerError):
@@ -212,24 +219,33 @@ class PgStore(Store):
         return conn
 
     def _connect(self) -> psycopg.Connection[Any]:
-        deadline = time.monotonic() + RETRY_SECONDS
+        raw = psycopg.connect(
+            self.url, autocommit=True, cursor_factory=psycopg.ClientCursor,
+            row_factory=_row_factory, connect_timeout=5,
+        )
+        raw.adapters.register_dumper(bool, _BoolAsInt)
+        raw.adapters.register_loader("numeric", _NumericLoader)
+        return raw
+
+    def _retrying(self, op: Callable[[PgConnection], T]) -> T:
+        """``op`` on this thread's connection; when the connection broke (PostgreSQL restarting),
+        again on a fresh one until :func:`retry_seconds` pass. Inside a transaction it is never
+        retried: the transaction and its lock died with the connection."""
+        deadline = time.monotonic() + retry_seconds()
         while True:
             try:
-                raw = psycopg.connect(
-                    self.url, autocommit=True, cursor_factory=psycopg.ClientCursor,
-                    row_factory=_row_factory, connect_timeout=5,
-                )
-            except psycopg.OperationalError as exc:
+                return op(self.connection())
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if getattr(self._local, "depth", 0):
+                    raise self._unavailable(exc, "went away mid-transaction",
+                                            "nothing was written, retry the request") from None
+                self._drop_connection()
                 if time.monotonic() >= deadline:
-                    raise DatabaseUnavailable(
-                        f"PostgreSQL at {self.path} is unreachable ({_first_line(exc)}); "
-                        "retry when it is back"
-                    ) from None
+                    raise self._unavailable(exc, "is unreachable", "retry when it is back") from None
                 time.sleep(0.5)
-                continue
-            raw.adapters.register_dumper(bool, _BoolAsInt)
-            raw.adapters.register_loader("numeric", _NumericLoader)
-            return raw
+
+    def _unavailable(self, exc: BaseException, what: str, advice: str) -> DatabaseUnavailable:
+        return DatabaseUnavailable(f"PostgreSQL at {self.path} {what} ({_first_line(exc)}); {advice}")
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -258,66 +274,42 @@ class PgStore(Store):
         self._local.depth = 1
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
             try:
                 conn.raw.execute("ROLLBACK")
             except psycopg.Error:
                 self._drop_connection()
+            if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+                raise self._unavailable(exc, "went away mid-transaction",
+                                        "nothing was written, retry the request") from None
             raise
         else:
             try:
                 conn.raw.execute("COMMIT")
-            except psycopg.OperationalError as exc:
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 self._drop_connection()
-                raise DatabaseUnavailable(
-                    f"PostgreSQL at {self.path} went away while committing ({_first_line(exc)}); "
-                    "retry the request"
-                ) from None
+                raise self._unavailable(exc, "went away while committing", "retry the request") from None
         finally:
             self._local.depth = 0
 
     def _begin(self) -> PgConnection:
-        """BEGIN and take the write lock, retrying on a connection that broke in between."""
-        deadline = time.monotonic() + RETRY_SECONDS
-        while True:
-            conn = self.connection()
-            try:
-                conn.raw.execute("BEGIN")
-                conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                return conn
-            except psycopg.OperationalError as exc:
-                self._drop_connection()
-                if time.monotonic() >= deadline:
-                    raise DatabaseUnavailable(
-                        f"PostgreSQL at {self.path} is unreachable ({_first_line(exc)}); "
-                        "retry when it is back"
-                    ) from None
-                time.sleep(0.5)
+        """BEGIN and take the write lock (retried on a connection that broke in between)."""
+
+        def begin(conn: PgConnection) -> PgConnection:
+            conn.raw.execute("BEGIN")
+            conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            return conn
+
+        return self._retrying(begin)
 
     def _read(self, sql: str, params: Sequence[Any] | dict[str, Any], one: bool) -> Any:
-        """A read, retried on a fresh connection when the old one broke (reads are idempotent).
+        """A read, retried on a fresh connection when the old one broke (reads are idempotent)."""
 
-        Inside a transaction it is never retried: the transaction's lock is gone with its
-        connection, so the error goes up and the transaction is rolled back."""
-        deadline = time.monotonic() + RETRY_SECONDS
-        while True:
-            conn = self.connection()
-            try:
-                cursor = conn.execute(sql, params)
-                return cursor.fetchone() if one else cursor.fetchall()
-            except psycopg.OperationalError as exc:
-                if getattr(self._local, "depth", 0):
-                    raise DatabaseUnavailable(
-                        f"PostgreSQL at {self.path} went away mid-transaction "
-                        f"({_first_line(exc)}); nothing was written, retry the request"
-                    ) from None
-                self._drop_connection()
-                if time.monotonic() >= deadline:
-                    raise DatabaseUnavailable(
-                        f"PostgreSQL at {self.path} is unreachable ({_first_line(exc)}); "
-                        "retry when it is back"
-                    ) from None
-                time.sleep(0.5)
+        def read(conn: PgConnection) -> Any:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchone() if one else cursor.fetchall()
+
+        return self._retrying(read)
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         """Run a read query and return all rows."""

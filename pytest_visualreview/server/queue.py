@@ -130,7 +130,19 @@ class SharedQueue(Worker):
                 hook()
 
     async def work(self, *, install_signal_handlers: bool) -> None:
-        """The procrastinate worker plus the sweep, until cancelled or signalled."""
+        """The procrastinate worker plus the sweep, until cancelled or signalled; started again
+        (after :data:`SWEEP_SECONDS`) when it fails, e.g. while PostgreSQL restarts."""
+        while not self._stop.is_set():
+            try:
+                await self._work_once(install_signal_handlers)
+                return  # stopped by a signal
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("queue worker stopped (%s); starting again in %ss", exc, SWEEP_SECONDS)
+                await asyncio.sleep(SWEEP_SECONDS)
+
+    async def _work_once(self, install_signal_handlers: bool) -> None:
         app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
                 conninfo=self.database_url, min_size=1, max_size=4

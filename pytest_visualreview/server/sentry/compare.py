@@ -304,9 +304,10 @@ def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: Pix
             computed[task.name] = finish_pair(store, head.project_id, task, future.result())
         results = dict(planned.results)
         results.update((name, computed[name]) for name in planned.candidates)
-        db.finish_comparison(store, comparison_id, results)
-        if any(r.status in ("changed", "removed") for r in results.values()):
-            approve_or_flag(store, head, results)
+        with store.transaction():  # the verdict and its approval state become visible together
+            db.finish_comparison(store, comparison_id, results)
+            if any(r.status in ("changed", "removed") for r in results.values()):
+                approve_or_flag(store, head, results)
     except Exception as exc:  # a job must never die silently: the API reports the failure
         log.exception("sentry comparison %s failed", comparison_id)
         db.fail_comparison(store, comparison_id, "internal_error", f"{type(exc).__name__}: {exc}")

@@ -206,7 +206,6 @@ def test_missing_token_with_a_configured_url_is_a_usage_error(wired, monkeypatch
     result.stderr.fnmatch_lines(["*--visual-review-url is set but VISUAL_REVIEW_TOKEN is not*"])
 
 
-@pytest.mark.backends("embedded", "postgres")
 def test_a_session_goes_to_the_sentry_api_through_the_objectstore(wired, monkeypatch):
     live = wired.live
     monkeypatch.setenv("VISUAL_REVIEW_TOKEN", live.token("project:write", "project:read"))

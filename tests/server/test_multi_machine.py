@@ -19,7 +19,7 @@ from .server_helpers import Client, changed, item, page
 
 pytestmark = pytest.mark.slow
 
-SNAPSHOTS = 240  # enough diff work that the run is still going when its worker is killed
+SNAPSHOTS = 160  # enough diff work that the run is still going when its worker is killed
 
 
 def start_worker(data_dir: Path, database_url: str, name: str) -> tuple[subprocess.Popen[bytes], Path]:

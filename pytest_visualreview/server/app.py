@@ -97,14 +97,16 @@ def build_context(
     if config.data_dir is not None and config.blob_url is None:
         datadir.remove_orphan_temps(blobs.root)  # no write is in flight before the server starts
     worker: Worker
+    slices = 1
     if config.shared:
-        from .queue import SharedQueue, ensure_queue_schema
+        from .queue import RUN_SLICES, SharedQueue, ensure_queue_schema
 
         ensure_queue_schema(store)
         worker = SharedQueue(str(config.database_url), workers=diff_workers)
+        slices = RUN_SLICES
     else:
         worker = Worker(workers=diff_workers)
-    worker.add_source(PostHogRuns(store, blobs))
+    worker.add_source(PostHogRuns(store, blobs, slices=slices))
     worker.on_exit.append(store.close)  # the coordinator thread's connection
     return ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
 

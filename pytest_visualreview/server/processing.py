@@ -135,17 +135,21 @@ class PostHogRuns:
 
     name = "posthog"
 
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, store: Store, blobs: BlobStore, *, slices: int = 1) -> None:
         self.store = store
         self.blobs = blobs
+        #: On the shared queue a run is ``slices`` jobs (``RUN/k``: the snapshots with
+        #: ``seq % slices == k``), so several workers diff one big run together.
+        self.slices = slices
 
     def pending(self) -> list[str]:
-        """Ids of the runs waiting for diffs, oldest first (the shared queue's items)."""
+        """The shared queue's items: each slice of each run waiting for diffs, oldest first."""
         rows = self.store.query("SELECT id FROM runs WHERE status = 'processing' ORDER BY seq")
-        return [str(row["id"]) for row in rows]
+        return [f"{row['id']}/{part}" for row in rows for part in range(self.slices)]
 
     def process(self, item: str, pool: PixelPool, stopping: threading.Event) -> None:
-        self.process_run(item, pool, stopping)
+        run_id, _, part = item.partition("/")
+        self.process_run(run_id, pool, stopping, part=int(part or 0))
 
     def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
         """Process the oldest ``processing`` run to the end; False when nothing was queued."""
@@ -157,8 +161,11 @@ class PostHogRuns:
         self.process_run(str(row["id"]), pool, stopping)
         return True
 
-    def process_run(self, run_id: str, pool: PixelPool, stopping: threading.Event) -> None:
-        """Diff every queued snapshot of the run, then finish it.
+    def process_run(
+        self, run_id: str, pool: PixelPool, stopping: threading.Event, *, part: int = 0
+    ) -> None:
+        """Diff every queued snapshot of the run (of slice ``part``), then finish the run if no
+        snapshot of any slice is left.
 
         Pipelined: while the pool diffs batch N+1, this thread commits batch N, so the pool
         never waits on the database. Rows are walked by ``seq`` so a batch in flight is not
@@ -173,8 +180,9 @@ class PostHogRuns:
         while not stopping.is_set():
             batch = self.store.query(
                 "SELECT id, seq, identifier, baseline_hash, current_hash FROM run_snapshots"
-                " WHERE run_id = ? AND needs_diff = 1 AND seq > ? ORDER BY seq LIMIT ?",
-                (run_id, cursor, BATCH * max(1, pool.workers)),
+                " WHERE run_id = ? AND needs_diff = 1 AND seq > ? AND seq % ? = ?"
+                " ORDER BY seq LIMIT ?",
+                (run_id, cursor, self.slices, part, BATCH * max(1, pool.workers)),
             )
             submitted: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
             if batch:
@@ -191,9 +199,13 @@ class PostHogRuns:
                 break
         if stopping.is_set():
             return
-        with self.store.transaction() as conn:
+        with self.store.transaction() as conn:  # the write lock: one slice finishes the run
             status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if status is not None and status["status"] == runs.RunStatus.PROCESSING:
+            left = conn.execute(
+                "SELECT 1 FROM run_snapshots WHERE run_id = ? AND needs_diff = 1 LIMIT 1",
+                (run_id,),
+            ).fetchone()
+            if status is not None and status["status"] == runs.RunStatus.PROCESSING and not left:
                 runs.finish_processing(conn, run_id)
 
     def _submit(self, pool: PixelPool, row: Row, have: set[str]) -> Future[DiffOutcome]:

@@ -12,9 +12,10 @@ What stays the same: the database is still the truth about what is queued (a Pos
 ``processing``, a Sentry comparison ``pending``/``processing``), and each API's
 :class:`~.jobs.JobSource` still does the work, idempotently (results are written with
 ``needs_diff = 1`` guards and runs finish under the write lock, so work done twice is written
-once and a run completes exactly once). A job is only "work on item X of source S": the API
-process defers one per queued item (:meth:`SharedQueue.notify`), and every worker sweeps the
-sources on start and every :data:`SWEEP_SECONDS`, so an item whose job was lost (the API died
+once and a run completes exactly once). A job is only "work on item X of source S" (a Sentry
+comparison; a slice of a PostHog run, :data:`RUN_SLICES` per run, so that several workers share
+one big run): the API process defers one per queued item (:meth:`SharedQueue.notify`), and
+every worker sweeps the sources on start and every :data:`SWEEP_SECONDS`, so an item whose job was lost (the API died
 between commit and defer, PostgreSQL was restarting) is queued again.
 
 :class:`SharedQueue` has the embedded :class:`~.jobs.Worker`'s surface (``add_source``,
@@ -45,6 +46,8 @@ HEARTBEAT_SECONDS = 2.0
 STALLED_SECONDS = 10.0
 #: How often a worker re-queues items that have no job and retries jobs of dead workers.
 SWEEP_SECONDS = 5.0
+#: Jobs per PostHog run (slices of its snapshots), so that several workers share one big run.
+RUN_SLICES = 4
 
 
 class ItemSource(Protocol):

@@ -45,7 +45,7 @@ import psycopg
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
 
-from .errors import ServerError
+from .errors import Invalid, ServerError
 from .store import MIGRATIONS, Store, _split_sql
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,7 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> PgCursor:
         cursor = self.raw.cursor()
+        _refuse_nul(params)
         cursor.execute(pg_sql(sql), tuple(params) if isinstance(params, list) else params or None)
         if cursor.rowcount > 0 and not cursor.description:
             self.total_changes += cursor.rowcount
@@ -182,6 +183,8 @@ class PgConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
         cursor = self.raw.cursor()
         batch = [tuple(row) for row in rows]
+        for row in batch:
+            _refuse_nul(row)
         if batch:
             cursor.executemany(pg_sql(sql), batch)
             if cursor.rowcount > 0:
@@ -384,6 +387,18 @@ class PgStore(Store):
                     (namespace, version + 1),
                 )
         return len(migrations)
+
+
+def _refuse_nul(params: Sequence[Any] | dict[str, Any]) -> None:
+    """PostgreSQL text cannot hold U+0000 (SQLite's can): a 400 naming it, before the driver's
+    DataError would become a 500."""
+    values = params.values() if isinstance(params, dict) else params
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise Invalid(
+                f"the value {value[:40]!r} contains a NUL character (\\x00), which cannot be "
+                "stored; remove it"
+            )
 
 
 def _redact(url: str) -> str:

@@ -15,8 +15,8 @@ What stays the same: the database is still the truth about what is queued (a Pos
 once and a run completes exactly once). A job is only "work on item X of source S" (a Sentry
 comparison; a slice of a PostHog run, :data:`RUN_SLICES` per run, so that several workers share
 one big run): the API process defers one per queued item (:meth:`SharedQueue.notify`), and
-every worker sweeps the sources on start and every :data:`SWEEP_SECONDS`, so an item whose job was lost (the API died
-between commit and defer, PostgreSQL was restarting) is queued again.
+every worker sweeps the sources on start and every :data:`SWEEP_SECONDS`, so an item whose job
+was lost (the API died between commit and defer, PostgreSQL was restarting) is queued again.
 
 :class:`SharedQueue` has the embedded :class:`~.jobs.Worker`'s surface (``add_source``,
 ``notify``, ``start``, ``stop``, ``pool``), so routers do not know which one they have.

@@ -143,9 +143,18 @@ class PostHogRuns:
         self.slices = slices
 
     def pending(self) -> list[str]:
-        """The shared queue's items: each slice of each run waiting for diffs, oldest first."""
-        rows = self.store.query("SELECT id FROM runs WHERE status = 'processing' ORDER BY seq")
-        return [f"{row['id']}/{part}" for row in rows for part in range(self.slices)]
+        """The shared queue's items, oldest run first: each slice of a ``processing`` run that
+        still has snapshots to diff, or slice 0 of one that has none left (to finish it)."""
+        runs_ = [str(r["id"]) for r in self.store.query(
+            "SELECT id FROM runs WHERE status = 'processing' ORDER BY seq"
+        )]
+        left: dict[str, set[int]] = {}
+        for row in self.store.query_in(
+            "SELECT DISTINCT run_id, seq % ? AS part FROM run_snapshots"
+            " WHERE needs_diff = 1 AND run_id IN ({marks})", (self.slices,), runs_,
+        ):
+            left.setdefault(str(row["run_id"]), set()).add(int(row["part"]))
+        return [f"{run_id}/{part}" for run_id in runs_ for part in sorted(left.get(run_id, {0}))]
 
     def process(self, item: str, pool: PixelPool, stopping: threading.Event) -> None:
         run_id, _, part = item.partition("/")

@@ -29,8 +29,9 @@ from typing import Any
 from . import datadir
 
 DB_FILENAME = "visualreview.sqlite3"
-#: The metadata store's row and connection types. The domain names these, never ``sqlite3``, so
-#: another backend (issue 15) changes this module, not the domain.
+#: The metadata store's row and connection types. The domain names these, never ``sqlite3``; the
+#: PostgreSQL store (``pgstore``) hands out objects with the same surface (``row["col"]``,
+#: ``conn.execute(sql, params)``), so the domain does not know which store it has.
 Row = sqlite3.Row
 Connection = sqlite3.Connection
 

@@ -1,6 +1,13 @@
 """Review server throughput, end to end over HTTP.
 
     .venv/bin/python benchmarks/server_bench.py [--snapshots 5000] [--changed 1000]
+    .venv/bin/python benchmarks/server_bench.py --database-url postgresql://.../EMPTY_DB \
+        --worker-processes 2 --diff-workers 1
+
+With ``--database-url`` the server runs on the shared store (PostgreSQL + a blob folder) and,
+with ``--worker-processes N``, as an API-only ``serve --no-worker`` plus N ``visualreview
+worker`` processes; CPU seconds are those of the server, the workers and their children
+(PostgreSQL's own are not counted).
 
 What it does (issue 4, "Speed"):
 
@@ -75,16 +82,24 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, diff_workers: int | None) -> None:
+    def __init__(
+        self, data_dir: Path, diff_workers: int | None, storage: list[str], workers: int = 0
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        cli = [sys.executable, "-m", "pytest_visualreview.cli"]
+        self.workers = [
+            subprocess.Popen(
+                [*cli, "worker", *storage, "--diff-workers", str(diff_workers or 1)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
         args = [
-            sys.executable,
-            "-m",
-            "pytest_visualreview.cli",
+            *cli,
             "serve",
-            "--data-dir",
-            str(data_dir),
+            *storage,
+            *(["--no-worker"] if workers else []),
             "--port",
             str(self.port),
             "--log-level",
@@ -106,15 +121,21 @@ class Server:
                 raise SystemExit("server did not start; see server.log")
             time.sleep(0.05)
 
+    @property
+    def pids(self) -> list[int]:
+        return [self.process.pid, *(w.pid for w in self.workers)]
+
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
+        for process in (self.process, *self.workers):
+            process.send_signal(signal.SIGTERM)
+        for process in (self.process, *self.workers):
+            process.wait(30)
         self.log.close()
 
 
-def admin(data_dir: Path, *args: str) -> str:
+def admin(storage: list[str], *args: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "pytest_visualreview.cli", *args, "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "pytest_visualreview.cli", *args, *storage],
         check=True,
         capture_output=True,
         text=True,
@@ -205,7 +226,7 @@ def cpu_seconds(root_pid: int) -> float:
 
 
 def timed_run(
-    server_pid: int,
+    server_pids: list[int],
     client: Client,
     identifiers: list[str],
     images: list[tuple[str, bytes]],
@@ -218,12 +239,12 @@ def timed_run(
     t1 = time.perf_counter()
     client.upload(created["uploads"], pngs)
     t2 = time.perf_counter()
-    cpu_before = cpu_seconds(server_pid)
+    cpu_before = sum(cpu_seconds(pid) for pid in server_pids)
     client.post(f"runs/{created['run_id']}/complete/")
     t3 = time.perf_counter()
     run = client.wait(created["run_id"])
     t4 = time.perf_counter()
-    cpu_after = cpu_seconds(server_pid)
+    cpu_after = sum(cpu_seconds(pid) for pid in server_pids)
     if run["status"] != "completed":
         raise SystemExit(f"run failed: {run['error_message']}")
     return {
@@ -248,9 +269,16 @@ def main() -> int:
         "--diff-workers", type=int, default=None,
         help="server diff worker processes (default: CPU count)",
     )
+    parser.add_argument(
+        "--database-url", default=None, help="run on PostgreSQL (an empty database) instead"
+    )
+    parser.add_argument(
+        "--worker-processes", type=int, default=0,
+        help="with --database-url: separate 'visualreview worker' processes (0: in 'serve')",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
     args = parser.parse_args()
-    cores = args.diff_workers or os.cpu_count() or 1
+    cores = (args.diff_workers or os.cpu_count() or 1) * max(1, args.worker_processes)
 
     tmp = Path(tempfile.mkdtemp(prefix="vr-bench-"))
     try:
@@ -264,12 +292,15 @@ def main() -> int:
 
         data = tmp / "data"
         data.mkdir()
-        token = admin(data, "token", "create", "--scope", "visual_review:write")
-        repo_id = admin(data, "repo", "create", "bench/app")
-        server = Server(data, args.diff_workers)
+        storage = ["--data-dir", str(data)]
+        if args.database_url:
+            storage = ["--database-url", args.database_url, "--blob-url", str(data / "blobs")]
+        token = admin(storage, "token", "create", "--scope", "visual_review:write")
+        repo_id = admin(storage, "repo", "create", "bench/app")
+        server = Server(data, args.diff_workers, storage, args.worker_processes)
         try:
             client = Client(server.url, token, repo_id, args.upload_concurrency)
-            pid = server.process.pid
+            pid = server.pids
             setup = timed_run(pid, client, identifiers, base_images, {}, "main")
             approved = client.post(f"runs/{setup['run_id']}/auto-approve/")
             from pytest_visualreview import snapshots_yml

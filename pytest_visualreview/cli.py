@@ -62,13 +62,23 @@ def group(subparsers: Any, name: str, help_text: str) -> Any:
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir", required=True, help="server data folder (SQLite database and blobs)"
-    )
+    """Where the server's state is: every server command takes the same storage options."""
+    from .server.storage import add_storage_options
+
+    add_storage_options(parser)
 
 
 def _project(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", type=int, default=1, help="project id (default: 1)")
+
+
+def _pending_expiry(parser: argparse.ArgumentParser) -> None:
+    """Whoever runs the worker expires runs: ``serve`` (embedded) and ``worker`` (shared)."""
+    parser.add_argument(
+        "--pending-expiry-hours", dest="pending_expiry_hours", type=float, default=24.0,
+        help="runs left pending (never completed) longer than this become 'expired' "
+        "(hours, fractions allowed; 0 = never; default 24)",
+    )
 
 
 def add_serve(subparsers: Any) -> None:
@@ -86,16 +96,45 @@ def add_serve(subparsers: Any) -> None:
         "--diff-workers", dest="diff_workers", type=int, default=None,
         help="diff worker processes (default: CPU count; 1 = diff inside the server process)"
     )
-    parser.add_argument(
-        "--pending-expiry-hours", dest="pending_expiry_hours", type=float, default=24.0,
-        help="runs left pending (never completed) longer than this become 'expired' "
-        "(hours, fractions allowed; 0 = never; default 24)",
-    )
+    _pending_expiry(parser)
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     parser.add_argument(
         "--no-access-log", dest="access_log", action="store_false", help="no per-request log"
     )
+    parser.add_argument(
+        "--no-worker", dest="worker", action="store_false",
+        help="API only: with --database-url, diffs run in 'visualreview worker' processes",
+    )
     parser.set_defaults(func=lazy("pytest_visualreview.server.cli:cmd_serve"))
+
+
+def add_worker(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "worker", help="run diff workers on a shared (PostgreSQL) store",
+        description="Take PostHog diffs and Sentry comparisons from the shared job queue.",
+    )
+    _data_dir(parser)
+    parser.add_argument(
+        "--diff-workers", dest="diff_workers", type=int, default=None,
+        help="diff processes of this worker (default: CPU count)",
+    )
+    _pending_expiry(parser)
+    parser.set_defaults(func=lazy("pytest_visualreview.server.cli:cmd_worker"))
+
+
+def add_migrate(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "migrate", help="copy an embedded store to PostgreSQL (and its blobs)",
+        description="Copy runs, snapshots, baselines, tokens, keys and blobs of an embedded data "
+        "folder to a PostgreSQL store and a blob store, then verify counts and hashes.",
+    )
+    parser.add_argument("--from", dest="source", required=True, help="the embedded data folder")
+    parser.add_argument("--to", dest="target", required=True, help="postgresql://... (empty)")
+    parser.add_argument(
+        "--blob-url", default=None, help="where the blobs go: a folder, file:// or s3://"
+    )
+    parser.add_argument("--s3-endpoint-url", default=None, help="S3-compatible endpoint")
+    parser.set_defaults(func=lazy("pytest_visualreview.server.migrate:cmd_migrate"))
 
 
 def add_token(subparsers: Any) -> None:
@@ -185,7 +224,9 @@ def add_pull(subparsers: Any) -> None:
 
 
 #: Subcommand registrars, in help order. Add new ones here.
-COMMANDS: list[Callable[[Any], None]] = [add_serve, add_token, add_repo, add_run, add_upload, add_pull]
+COMMANDS: list[Callable[[Any], None]] = [
+    add_serve, add_worker, add_migrate, add_token, add_repo, add_run, add_upload, add_pull,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -104,10 +104,44 @@ def project(pytester: pytest.Pytester) -> Project:
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
+def live(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """A review server of this test's own (tests/server/live_server.py), killed afterwards."""
-    from server.live_server import LiveServer
+    from server.live_server import start_live
 
-    server = LiveServer.start(tmp_path / "server-data")
+    server = start_live(tmp_path / "server-data", backend, request)
     yield server
     server.kill()
+
+
+# -- storage backends ---------------------------------------------------------------------------
+#
+# Tests marked ``@pytest.mark.backends("embedded", "postgres")`` (a module's ``pytestmark`` or one
+# test) run once per backend; every other test sees ``backend == "embedded"``. The PostgreSQL
+# cluster is started once per session (per xdist worker), only if a test asks for it, and each
+# server gets its own database in it. Chosen tests only, so the suite stays within its budget.
+
+BACKENDS = ("embedded", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", marker.args or BACKENDS, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    """``embedded`` (SQLite + folder + in-process worker) or ``postgres`` (shared store)."""
+    return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A real PostgreSQL cluster for this session (tests/server/postgres.py)."""
+    from server.postgres import Postgres, available
+
+    if not available():
+        pytest.fail("PostgreSQL's server binaries are missing: run scripts/setup.sh")
+    cluster = Postgres.start()
+    yield cluster
+    cluster.stop()

@@ -1,4 +1,4 @@
-"""``create_app(data_dir)``: the FastAPI application, its routers, error handling and worker.
+"""``create_app(storage)``: the FastAPI application, its routers, error handling and worker.
 
 Routers are installed from modules that expose ``install(app, context)``: the presigned files,
 the PostHog API, the Sentry API and the review pages. A router with background work registers a
@@ -31,13 +31,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import datadir
 from .auth import authenticate
-from .blobs import BlobStore
+from .blobs import open_blobs
 from .context import ServerContext
 from .errors import ServerError, disk_full, is_disk_full
 from .expiry import DEFAULT_HOURS, PendingExpiry
 from .jobs import Worker
 from .limits import BodyGate, BodyLimit, Gate
 from .processing import PostHogRuns
+from .storage import StorageConfig, as_config, open_store
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -57,29 +58,27 @@ ROUTERS = (
 
 
 def create_app(
-    data_dir: str | Path,
+    storage: StorageConfig | str | Path,
     *,
     public_url: str | None = None,
     start_worker: bool = True,
     diff_workers: int | None = None,
     pending_expiry_hours: float = DEFAULT_HOURS,
 ) -> FastAPI:
-    """Build the server over ``data_dir`` (created and migrated if new).
+    """Build the server over ``storage`` (a path means an embedded data dir; created and
+    migrated if new).
 
     ``public_url`` fixes the base of URLs handed to clients (else taken from each request);
     ``start_worker=False`` leaves jobs queued (PostHog runs in ``processing``, Sentry comparisons
-    ``pending``) for tests of the worker itself; ``diff_workers`` sizes its process pool;
+    ``pending``) for tests of the worker itself, and is ``serve --no-worker`` on a shared store
+    (an API-only replica: workers elsewhere take the jobs); ``diff_workers`` sizes the pool;
     runs left ``pending`` longer than ``pending_expiry_hours`` become ``expired`` (0: never).
     """
-    data_dir = Path(data_dir)
-    store = Store(data_dir)
-    blobs = BlobStore(data_dir / "blobs")
-    datadir.remove_orphan_temps(blobs.root)  # no write is in flight before the server starts
-    worker = Worker(workers=diff_workers)
-    worker.add_source(PostHogRuns(store, blobs))
-    worker.add_source(PendingExpiry(store, pending_expiry_hours * 3600))
-    worker.on_exit.append(store.close)  # the coordinator thread's connection
-    context = ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
+    context = build_context(
+        as_config(storage), public_url=public_url, diff_workers=diff_workers,
+        pending_expiry_hours=pending_expiry_hours,
+    )
+    store, worker = context.store, context.worker
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,6 +105,36 @@ def create_app(
         return {"status": "ok", "schema_version": store.schema_version}
 
     return app
+
+
+def build_context(
+    config: StorageConfig,
+    *,
+    public_url: str | None = None,
+    diff_workers: int | None = None,
+    pending_expiry_hours: float = DEFAULT_HOURS,
+) -> ServerContext:
+    """Store, blobs and job queue for ``config``: the in-process :class:`.jobs.Worker` on an
+    embedded store, the procrastinate :class:`.queue.SharedQueue` on PostgreSQL (the Sentry
+    router adds its own job source when :func:`create_app` installs it)."""
+    store = open_store(config)
+    blobs = open_blobs(config)
+    if config.data_dir is not None and config.blob_url is None:
+        datadir.remove_orphan_temps(blobs.root)  # no write is in flight before the server starts
+    worker: Worker
+    slices = 1
+    if config.shared:
+        from .queue import RUN_SLICES, SharedQueue, ensure_queue_schema
+
+        ensure_queue_schema(store)
+        worker = SharedQueue(str(config.database_url), workers=diff_workers)
+        slices = RUN_SLICES
+    else:
+        worker = Worker(workers=diff_workers)
+    worker.add_source(PostHogRuns(store, blobs, slices=slices))
+    worker.add_source(PendingExpiry(store, pending_expiry_hours * 3600))
+    worker.on_exit.append(store.close)  # the coordinator thread's connection
+    return ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
 
 
 def _gates(store: Store) -> list[Gate]:

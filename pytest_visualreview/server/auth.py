@@ -78,12 +78,12 @@ def create_token(
         raise NotFound(f"project {project_id} not found", attr="project")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.transaction() as conn:
-        cursor = conn.execute(
+        row = conn.execute(
             "INSERT INTO api_tokens (token_hash, name, project_id, scopes, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
             (hash_token(token), name or "", project_id, dumps(sorted(set(scopes))), now()),
-        )
-        token_id = int(cursor.lastrowid or 0)
+        ).fetchone()
+        token_id = int(row[0])
         if not name:
             conn.execute(
                 "UPDATE api_tokens SET name = ? WHERE id = ?", (f"token-{token_id}", token_id)

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from ..imaging import write_atomic
+from .storage import StorageConfig, StorageError
 
 _KEY = re.compile(r"^[0-9a-f]{16,128}$")
 
@@ -48,3 +49,14 @@ class BlobStore:
         if not target.is_file():
             write_atomic(target, data)
         return target
+
+
+def open_blobs(config: StorageConfig) -> BlobStore:
+    """The blob store the config names: the folder store (``s3://`` arrives with the S3 backend)."""
+    root = config.blob_root
+    if root is None:
+        raise StorageError(
+            f"--blob-url {config.blob_url!r}: only folders (a path or file:///path) are supported "
+            "by this build; s3:// needs the S3 blob store"
+        )
+    return BlobStore(root)

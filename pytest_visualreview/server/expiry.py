@@ -4,7 +4,9 @@ Why: a session interrupted between ``POST runs/`` and ``complete`` leaves its ru
 forever, counted nowhere and never finished. The worker marks such runs ``expired`` once they are
 older than the server's ``--pending-expiry-hours`` (default 24). One mechanism: the worker does
 it, reads never change state. The check is one indexed UPDATE, made at most every
-:data:`MAX_INTERVAL` seconds (more often for short ages, so a test can use seconds).
+:data:`MAX_INTERVAL` seconds (more often for short ages, so a test can use seconds). On the shared
+queue (:mod:`.queue`) it is an item like any other: the sweep of every worker asks
+:meth:`PendingExpiry.pending`, and the queueing lock keeps it to one job at a time.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 
 from . import runs
 from .jobs import PixelPool
-from .store import Store
+from .store import Store, now
 
 DEFAULT_HOURS = 24.0
 MAX_INTERVAL = 60.0
@@ -22,6 +24,8 @@ MAX_INTERVAL = 60.0
 
 class PendingExpiry:
     """Expire runs left ``pending`` longer than ``max_age_seconds`` (0 or less: never)."""
+
+    name = "expiry"
 
     def __init__(self, store: Store, max_age_seconds: float) -> None:
         self.store = store
@@ -35,3 +39,17 @@ class PendingExpiry:
             return False
         self._next = time.monotonic() + self.interval
         return runs.expire_pending(self.store, self.max_age_seconds) > 0
+
+    def pending(self) -> list[str]:
+        """The shared queue's item: one while some run is due to expire."""
+        if self.max_age_seconds <= 0:
+            return []
+        due = self.store.query_one(
+            "SELECT 1 FROM runs WHERE status = 'pending' AND created_at < ? LIMIT 1",
+            (now(seconds_ago=self.max_age_seconds),),
+        )
+        return ["due"] if due is not None else []
+
+    def process(self, item: str, pool: PixelPool, stopping: threading.Event) -> None:
+        del item, pool, stopping
+        runs.expire_pending(self.store, self.max_age_seconds)

@@ -161,10 +161,33 @@ def diff_snapshot(
 class PostHogRuns:
     """The PostHog API's job source: drains ``processing`` runs through the shared worker."""
 
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    name = "posthog"
+
+    def __init__(self, store: Store, blobs: BlobStore, *, slices: int = 1) -> None:
         self.store = store
         self.blobs = blobs
         self._retry_at: dict[str, float] = {}  # run id -> monotonic time of its next try
+        #: On the shared queue a run is ``slices`` jobs (``RUN/k``: the snapshots with
+        #: ``seq % slices == k``), so several workers diff one big run together.
+        self.slices = slices
+
+    def pending(self) -> list[str]:
+        """The shared queue's items, oldest run first: each slice of a ``processing`` run that
+        still has snapshots to diff, or slice 0 of one that has none left (to finish it)."""
+        runs_ = [str(r["id"]) for r in self.store.query(
+            "SELECT id FROM runs WHERE status = 'processing' ORDER BY seq"
+        )]
+        left: dict[str, set[int]] = {}
+        for row in self.store.query_in(
+            "SELECT DISTINCT run_id, seq % ? AS part FROM run_snapshots"
+            " WHERE needs_diff = 1 AND run_id IN ({marks})", (self.slices,), runs_,
+        ):
+            left.setdefault(str(row["run_id"]), set()).add(int(row["part"]))
+        return [f"{run_id}/{part}" for run_id in runs_ for part in sorted(left.get(run_id, {0}))]
+
+    def process(self, item: str, pool: PixelPool, stopping: threading.Event) -> None:
+        run_id, _, part = item.partition("/")
+        self.process_run(run_id, pool, stopping, part=int(part or 0))
 
     def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
         """Process the oldest ``processing`` run that is not waiting for disk space to the end;
@@ -188,8 +211,11 @@ class PostHogRuns:
             self._retry_at[run_id] = time.monotonic() + DISK_FULL_RETRY_SECONDS
         return True
 
-    def process_run(self, run_id: str, pool: PixelPool, stopping: threading.Event) -> bool:
-        """Diff every queued snapshot of the run, then finish it.
+    def process_run(
+        self, run_id: str, pool: PixelPool, stopping: threading.Event, *, part: int = 0
+    ) -> bool:
+        """Diff every queued snapshot of the run (of slice ``part``), then finish the run if no
+        snapshot of any slice is left.
 
         Pipelined: while the pool diffs batch N+1, this thread commits batch N, so the pool
         never waits on the database. Rows are walked by ``seq`` so a batch in flight is not
@@ -204,9 +230,10 @@ class PostHogRuns:
         in_flight: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
         while not stopping.is_set():
             batch = self.store.query(
-                "SELECT id, seq, identifier, baseline_hash, current_hash, metadata FROM run_snapshots"
-                " WHERE run_id = ? AND needs_diff = 1 AND seq > ? ORDER BY seq LIMIT ?",
-                (run_id, cursor, BATCH * max(1, pool.workers)),
+                "SELECT id, seq, identifier, baseline_hash, current_hash, metadata"
+                " FROM run_snapshots WHERE run_id = ? AND needs_diff = 1 AND seq > ?"
+                " AND seq % ? = ? ORDER BY seq LIMIT ?",
+                (run_id, cursor, self.slices, part, BATCH * max(1, pool.workers)),
             )
             submitted: tuple[list[Row], list[Future[DiffOutcome]]] | None = None
             if batch:
@@ -223,9 +250,13 @@ class PostHogRuns:
                 break
         if stopping.is_set() or waiting:
             return bool(waiting)
-        with self.store.transaction() as conn:
+        with self.store.transaction() as conn:  # the write lock: one slice finishes the run
             status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if status is not None and status["status"] == runs.RunStatus.PROCESSING:
+            left = conn.execute(
+                "SELECT 1 FROM run_snapshots WHERE run_id = ? AND needs_diff = 1 LIMIT 1",
+                (run_id,),
+            ).fetchone()
+            if status is not None and status["status"] == runs.RunStatus.PROCESSING and not left:
                 runs.finish_processing(conn, run_id)
         return False
 
@@ -251,8 +282,9 @@ class PostHogRuns:
                 [(dumps({"waiting": o.waiting}), o.snapshot_id) for o in waiting],
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO artifacts (id, repo_id, content_hash, kind, width,"
-                " height, size_bytes, created_at) VALUES (?, ?, ?, 'diff', ?, ?, ?, ?)",
+                "INSERT INTO artifacts (id, repo_id, content_hash, kind, width,"
+                " height, size_bytes, created_at) VALUES (?, ?, ?, 'diff', ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(new_id(), repo_id, o.diff_key, *(o.diff_size or (None, None)),
                   o.diff_bytes, stamp) for o in outcomes if o.diff_key],
             )

@@ -29,8 +29,9 @@ from typing import Any
 from . import datadir
 
 DB_FILENAME = "visualreview.sqlite3"
-#: The metadata store's row and connection types. The domain names these, never ``sqlite3``, so
-#: another backend (issue 15) changes this module, not the domain.
+#: The metadata store's row and connection types. The domain names these, never ``sqlite3``; the
+#: PostgreSQL store (``pgstore``) hands out objects with the same surface (``row["col"]``,
+#: ``conn.execute(sql, params)``), so the domain does not know which store it has.
 Row = sqlite3.Row
 Connection = sqlite3.Connection
 
@@ -372,17 +373,17 @@ class Store:
         with self.transaction() as conn:
             stamp = now()
             conn.execute(
-                "INSERT OR IGNORE INTO organizations (id, slug, name, created_at)"
-                " VALUES (1, 'default', 'Default', ?)",
+                "INSERT INTO organizations (id, slug, name, created_at)"
+                " VALUES (1, 'default', 'Default', ?) ON CONFLICT DO NOTHING",
                 (stamp,),
             )
             conn.execute(
-                "INSERT OR IGNORE INTO projects (id, organization_id, slug, name, created_at)"
-                " VALUES (1, 1, 'default', 'Default', ?)",
+                "INSERT INTO projects (id, organization_id, slug, name, created_at)"
+                " VALUES (1, 1, 'default', 'Default', ?) ON CONFLICT DO NOTHING",
                 (stamp,),
             )
             conn.execute(
-                "INSERT OR IGNORE INTO settings (key, value) VALUES ('url_secret', ?)",
+                "INSERT INTO settings (key, value) VALUES ('url_secret', ?) ON CONFLICT DO NOTHING",
                 (secrets.token_hex(32),),
             )
 
@@ -440,11 +441,12 @@ class Store:
     def create_project(self, slug: str, name: str = "", *, organization_id: int = 1) -> int:
         """Add a project to an organization and return its id (ids count up from 1)."""
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO projects (organization_id, slug, name, created_at) VALUES (?, ?, ?, ?)",
+            row = conn.execute(
+                "INSERT INTO projects (organization_id, slug, name, created_at)"
+                " VALUES (?, ?, ?, ?) RETURNING id",
                 (organization_id, slug, name or slug, now()),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
 
 def _split_sql(script: str) -> list[str]:

@@ -240,7 +240,7 @@ def _mark_used(store: Store, policy: UploadPolicy | None) -> None:
     with store.transaction() as conn:
         conn.execute("DELETE FROM upload_uses WHERE expires < ?", (int(time.time()),))
         conn.execute(
-            "INSERT OR IGNORE INTO upload_uses (signature, expires) VALUES (?, ?)",
+            "INSERT INTO upload_uses (signature, expires) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (policy.signature, policy.expires),
         )
 
@@ -261,8 +261,8 @@ def store_artifact(
     def write_row() -> sqlite3.Row:
         with store.transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO artifacts (id, repo_id, content_hash, kind, width, height,"
-                " size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO artifacts (id, repo_id, content_hash, kind, width, height,"
+                " size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (new_id(), repo_id, key, kind, width, height, len(data), now()),
             )
         row = artifact(store, repo_id, key)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from server.live_server import LiveServer
+from server.live_server import LiveServer, start_live
 
 from pytest_visualreview.client.sentry import upload_snapshots
 
@@ -104,8 +104,10 @@ class Sentry:
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer.start(tmp_path_factory.mktemp("sentry-server"))
+def live(
+    tmp_path_factory: pytest.TempPathFactory, backend: str, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    server = start_live(tmp_path_factory.mktemp(f"sentry-server-{backend}"), backend, request)
     yield server
     server.stop()
 

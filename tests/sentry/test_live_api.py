@@ -26,6 +26,8 @@ BLUE = (30, 30, 200, 255)
 GREEN = (30, 200, 30, 255)
 REPO = "acme/web"
 
+pytestmark = pytest.mark.backends("embedded", "postgres")
+
 
 def vcs(head: int, base: int | None = None, pr: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {

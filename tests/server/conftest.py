@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from .live_server import LiveServer
+from .live_server import LiveServer, start_live
 from .server_helpers import Client
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("vr-shared"))
+def server(
+    tmp_path_factory: pytest.TempPathFactory, backend: str, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    live = start_live(tmp_path_factory.mktemp(f"vr-shared-{backend}"), backend, request)
     yield live
     live.stop()
 

@@ -12,6 +12,10 @@ Reusable by any suite (the plugin's server-mode tests import it)::
 
 Tokens and repos are created with the same functions the admin CLI calls, directly on the data
 dir (SQLite in WAL mode allows that while the server runs), which saves a Python start per token.
+
+With ``database_url`` the server runs on the shared store instead (PostgreSQL for the metadata and
+the job queue, ``data_dir/blobs`` for the blobs), with its worker in-process unless
+``extra_args`` has ``--no-worker``; tokens and repos then go straight to that database.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from pytest_visualreview.server.auth import create_token
 from pytest_visualreview.server.repos import create_repo
+from pytest_visualreview.server.storage import StorageConfig, open_store
 from pytest_visualreview.server.store import Store
 
 ALL_SCOPES = ("visual_review:read", "visual_review:write")
@@ -41,6 +47,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def storage_args(data_dir: Path, database_url: str | None) -> list[str]:
+    """The storage options of a server command for the embedded or the shared store."""
+    if database_url is None:
+        return ["--data-dir", str(data_dir)]
+    return ["--database-url", database_url, "--blob-url", str(data_dir / "blobs")]
+
+
 @dataclass
 class LiveServer:
     """A running ``visualreview serve`` process and helpers to talk to it."""
@@ -50,6 +63,7 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     extra_args: tuple[str, ...] = ()
+    database_url: str | None = None
     _store: Store | None = field(default=None, repr=False)
 
     @classmethod
@@ -60,8 +74,10 @@ class LiveServer:
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
         timeout: float = 30.0,
+        database_url: str | None = None,
     ) -> LiveServer:
         data_dir = Path(data_dir)
+        storage = storage_args(data_dir, database_url)
         data_dir.mkdir(parents=True, exist_ok=True)
         last_error: Exception | None = None
         for _attempt in range(3):  # a free port can be taken between probe and bind
@@ -70,12 +86,12 @@ class LiveServer:
             log = open(log_path, "ab")  # noqa: SIM115 - owned by the child process
             process = subprocess.Popen(
                 [sys.executable, "-m", "pytest_visualreview.cli", "serve",
-                 "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(chosen),
+                 *storage, "--host", "127.0.0.1", "--port", str(chosen),
                  "--log-level", "warning", "--no-access-log", *extra_args],
                 stdout=log, stderr=subprocess.STDOUT,
             )
             log.close()
-            server = cls(data_dir, chosen, process, log_path, extra_args)
+            server = cls(data_dir, chosen, process, log_path, extra_args, database_url)
             try:
                 server.wait_ready(timeout)
                 return server
@@ -95,9 +111,16 @@ class LiveServer:
         return f"{self.url}/api/projects/{project_id}/visual_review/"
 
     @property
+    def storage(self) -> StorageConfig:
+        """The store this server runs on, as the server commands see it."""
+        if self.database_url is None:
+            return StorageConfig.embedded(self.data_dir)
+        return StorageConfig(database_url=self.database_url, blob_url=str(self.data_dir / "blobs"))
+
+    @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.data_dir)
+            self._store = open_store(self.storage)
         return self._store
 
     def token(self, *scopes: str, project: int = 1, name: str | None = None) -> str:
@@ -140,5 +163,17 @@ class LiveServer:
     def restart(self, timeout: float = 30.0) -> LiveServer:
         """A new server process on the same data dir and port."""
         return LiveServer.start(
-            self.data_dir, port=self.port, extra_args=self.extra_args, timeout=timeout
+            self.data_dir, port=self.port, extra_args=self.extra_args, timeout=timeout,
+            database_url=self.database_url,
         )
+
+
+def start_live(
+    data_dir: Path, backend: str, request: Any, **kwargs: Any
+) -> LiveServer:
+    """A live server on ``backend`` (the ``backend`` fixture of tests/conftest.py): a data dir,
+    or a new database in the session's PostgreSQL cluster (the ``postgres`` fixture)."""
+    database_url = None
+    if backend == "postgres":
+        database_url = request.getfixturevalue("postgres").new_database()
+    return LiveServer.start(data_dir, database_url=database_url, **kwargs)

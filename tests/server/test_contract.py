@@ -19,7 +19,8 @@ from pytest_visualreview import snapshots_yml
 from .server_helpers import Client, changed, item, page
 
 SEED = Path(__file__).parent / "data" / "posthog_visual_review_seed.txt"
-FREE_FORM = {"property1", "property2"}  # the docs' placeholder keys of string maps
+FREE_FORM = {"property1", "property2"}
+pytestmark = pytest.mark.backends("embedded", "postgres")  # the docs' placeholder keys of string maps
 
 
 def seed_examples() -> dict[tuple[str, str], tuple[int, Any]]:

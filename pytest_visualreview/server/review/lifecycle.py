@@ -143,8 +143,8 @@ def _add_items(
     for identifier, token in baseline_hashes.items():
         verified[identifier] = verify_token(token, repo_id, identifier, keys, trust)
     conn.executemany(
-        "INSERT OR IGNORE INTO run_baselines (run_id, identifier, token, content_hash)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT INTO run_baselines (run_id, identifier, token, content_hash)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(run_id, ident, baseline_hashes[ident], verified[ident]) for ident in baseline_hashes],
     )
     row = conn.execute(
@@ -154,9 +154,9 @@ def _add_items(
     stamp = now()
     before = conn.total_changes
     conn.executemany(
-        "INSERT OR IGNORE INTO run_snapshots (id, run_id, seq, identifier, current_hash,"
+        "INSERT INTO run_snapshots (id, run_id, seq, identifier, current_hash,"
         " current_width, current_height, result, review_state, metadata, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 'new', 'pending', ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'new', 'pending', ?, ?) ON CONFLICT DO NOTHING",
         [(new_id(), run_id, seq + index, item.identifier, item.content_hash, item.width,
           item.height, dumps(item.metadata), stamp) for index, item in enumerate(items, 1)],
     )
@@ -314,14 +314,15 @@ def recount(conn: Connection, run_id: str) -> dict[str, int]:
     run = conn.execute("SELECT purpose FROM runs WHERE id = ?", (run_id,)).fetchone()
     row = conn.execute(
         "SELECT"
-        " SUM(result != 'removed') AS total,"
-        " SUM(result = 'changed' AND is_quarantined = 0) AS changed,"
-        " SUM(result = 'new' AND is_quarantined = 0) AS new,"
-        " SUM(result = 'removed' AND is_quarantined = 0) AS removed,"
-        " SUM(result = 'unchanged') AS unchanged,"
-        " SUM(result != 'unchanged' AND is_quarantined = 0"
+        " COUNT(*) FILTER (WHERE result != 'removed') AS total,"
+        " COUNT(*) FILTER (WHERE result = 'changed' AND is_quarantined = 0) AS changed,"
+        " COUNT(*) FILTER (WHERE result = 'new' AND is_quarantined = 0) AS new,"
+        " COUNT(*) FILTER (WHERE result = 'removed' AND is_quarantined = 0) AS removed,"
+        " COUNT(*) FILTER (WHERE result = 'unchanged') AS unchanged,"
+        " COUNT(*) FILTER (WHERE result != 'unchanged' AND is_quarantined = 0"
         "     AND review_state NOT IN ('approved', 'tolerated')) AS unresolved,"
-        " SUM((review_state = 'tolerated') OR (classification_reason = 'tolerated_hash' AND"
+        " COUNT(*) FILTER (WHERE (review_state = 'tolerated')"
+        "     OR (classification_reason = 'tolerated_hash' AND"
         "     tolerated_hash_id IN (SELECT id FROM tolerated_hashes WHERE reason IN"
         "     ('human', 'agent')))) AS tolerated"
         " FROM run_snapshots WHERE run_id = ?",

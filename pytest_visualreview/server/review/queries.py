@@ -54,7 +54,9 @@ def counts(store: Store, project_id: int, repo_id: str | None = None) -> dict[st
         get_repo(store, project_id, repo_id)
         where += " AND repo_id = ?"
         params.append(repo_id)
-    selects = ", ".join(f"SUM({sql}) AS {name}" for name, sql in REVIEW_STATE_FILTERS.items())
+    selects = ", ".join(
+        f"COUNT(*) FILTER (WHERE {sql}) AS {name}" for name, sql in REVIEW_STATE_FILTERS.items()
+    )
     row = store.query_one(f"SELECT {selects} FROM runs WHERE {where}", tuple(params))
     assert row is not None
     return {name: int(row[name] or 0) for name in REVIEW_STATE_FILTERS}

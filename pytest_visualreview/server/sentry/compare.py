@@ -309,9 +309,10 @@ def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: Pix
             computed[task.name] = finish_pair(store, head.project_id, task, future.result())
         results = dict(planned.results)
         results.update((name, computed[name]) for name in planned.candidates)
-        db.finish_comparison(store, comparison_id, results)
-        if any(r.status in ("changed", "removed") for r in results.values()):
-            approve_or_flag(store, head, results)
+        with store.transaction():  # the verdict and its approval state become visible together
+            db.finish_comparison(store, comparison_id, results)
+            if any(r.status in ("changed", "removed") for r in results.values()):
+                approve_or_flag(store, head, results)
     except Exception as exc:  # a job must never die silently: the API reports the failure
         if is_disk_full(exc):
             log.warning("sentry comparison %s waits for disk space: %s", comparison_id, exc)
@@ -338,10 +339,19 @@ class SentryComparisons:
     """The Sentry API's job source: runs ``pending`` comparisons (and, after a restart, those a
     previous process left ``processing``) through the shared worker, oldest first."""
 
+    name = "sentry"
+
     def __init__(self, store: Store, blobs: BlobStore) -> None:
         self.store = store
         self.blobs = blobs
         self._retry_at: dict[int, float] = {}  # comparison id -> monotonic time of its next try
+
+    def pending(self) -> list[str]:
+        """Ids of the comparisons to run (the shared queue's items)."""
+        return [str(item) for item in db.unfinished_comparisons(self.store)]
+
+    def process(self, item: str, pool: PixelPool, stopping: threading.Event) -> None:
+        run_comparison(self.store, self.blobs, int(item), pool)
 
     def run_once(self, pool: PixelPool, stopping: threading.Event) -> bool:
         clock = time.monotonic()

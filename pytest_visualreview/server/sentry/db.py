@@ -109,8 +109,9 @@ def add_file(
     """Record that ``image_id`` of ``project_id`` is blob ``blob_key`` (write the blob first)."""
     with store.transaction() as conn:
         conn.execute(
-            "INSERT OR IGNORE INTO sentry_files (project_id, image_id, blob_key, pixel_hash, width,"
-            " height, size_bytes, content_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sentry_files (project_id, image_id, blob_key, pixel_hash, width,"
+            " height, size_bytes, content_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (
                 project_id,
                 image_id,
@@ -164,11 +165,11 @@ def _snapshot(row: sqlite3.Row) -> SnapshotRow:
 def create_snapshot(store: Store, project_id: int, upload: SnapshotUpload, token_id: int | None) -> int:
     vcs = upload.vcs
     with store.transaction() as conn:
-        cursor = conn.execute(
+        row = conn.execute(
             "INSERT INTO sentry_snapshots (project_id, app_id, head_sha, base_sha, provider,"
             " head_repo_name, base_repo_name, head_ref, base_ref, pr_number, has_commit,"
             " is_selective, image_count, manifest, created_by_token_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 project_id,
                 upload.app_id,
@@ -187,8 +188,8 @@ def create_snapshot(store: Store, project_id: int, upload: SnapshotUpload, token
                 token_id,
                 now(),
             ),
-        )
-        return int(cursor.lastrowid or 0)
+        ).fetchone()
+        return int(row[0])
 
 
 def delete_snapshot(store: Store, snapshot_id: int) -> None:
@@ -267,12 +268,12 @@ def _comparison(row: sqlite3.Row) -> ComparisonRow:
 def create_comparison(store: Store, head_id: int, base_id: int) -> int | None:
     """A pending comparison for the pair, or None when the pair already has one."""
     with store.transaction() as conn:
-        cursor = conn.execute(
-            "INSERT OR IGNORE INTO sentry_comparisons (head_id, base_id, state, created_at)"
-            " VALUES (?, ?, 'pending', ?)",
+        row = conn.execute(
+            "INSERT INTO sentry_comparisons (head_id, base_id, state, created_at)"
+            " VALUES (?, ?, 'pending', ?) ON CONFLICT DO NOTHING RETURNING id",
             (head_id, base_id, now()),
-        )
-        return int(cursor.lastrowid or 0) if cursor.rowcount else None
+        ).fetchone()
+        return int(row[0]) if row is not None else None
 
 
 def claim_comparison(store: Store, comparison_id: int) -> bool:

@@ -82,7 +82,7 @@ def list_runs(
 
 def group_counts(store: Store, run_id: str) -> dict[str, int]:
     """How many snapshots of the run fall in each of GROUPS."""
-    selects = ", ".join(f"SUM({where}) AS {name}" for name, where in _GROUP_WHERE.items())
+    selects = ", ".join(f"COUNT(*) FILTER (WHERE {where}) AS {name}" for name, where in _GROUP_WHERE.items())
     row = store.query_one(f"SELECT {selects} FROM run_snapshots WHERE run_id = ?", (run_id,))
     return {name: int(row[name] or 0) if row else 0 for name in _GROUP_WHERE}
 

@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import datadir
+from . import datadir, openapi
 from .blobs import BlobStore
 from .context import ServerContext
 from .errors import ServerError
@@ -80,6 +80,7 @@ def create_app(
     )
     app.state.context = context
     _install_error_handlers(app)
+    openapi.install(app)
     for module_name in ROUTERS:
         importlib.import_module(module_name).install(app, context)
 

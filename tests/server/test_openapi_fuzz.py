@@ -11,6 +11,7 @@ reach the handlers instead of stopping at 404.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -31,6 +32,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from pytest_visualreview.client.sentry import upload_snapshots
 
 from .live_server import LiveServer
 from .server_helpers import Client, page
@@ -60,17 +63,21 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def world(live: LiveServer) -> dict[str, Any]:
+    """A real repo with a completed run, and a real Sentry snapshot, for valid-data requests."""
     client = Client(live.api(), live.token(), live.repo("acme/fuzz"))
     image = page(3)
     run = client.submit({"home": image})
+    sentry = upload_snapshots(live.url, org="default", project="default",
+                              auth_token=live.token("project:write"), app_id="fuzz",
+                              images=[("home.png", image.png, image.width, image.height, {})])
     return {"repo_id": client.repo_id, "run_id": run["id"], "org": "default", "project": "default",
-            "project_id": 1}
+            "project_id": 1, "snapshot_id": sentry.artifact_id, "artifact_id": sentry.artifact_id,
+            "image_id": hashlib.sha256(image.png).hexdigest()}
 
 
 #: Values for free-text path parameters in invalid-data mode: a plain string cannot be made
 #: invalid in a URL, and hypothesis would spend its budget trying; the rest of the request is.
 PATH_VALUES = {"usecase": "preprod", "scope": "org=1;project=1", "key": "1/1/" + "0" * 64,
-               "snapshot_id": "1", "artifact_id": "1", "image_id": "0" * 64,
                "image_identifier": "home.png", "identifier": "home", "run_type": "playwright"}
 
 
@@ -86,6 +93,8 @@ def test_schema_holds_under_fuzzing(live: LiveServer, world: dict[str, Any], who
         operation = result.ok()
         operations += 1
         names = {p.name for p in operation.path_parameters}
+        if operation.method.upper() == "DELETE":
+            names.discard("snapshot_id")  # keep the Sentry snapshot for the other operations
         fuzzer.run(operation, GenerationMode.POSITIVE,
                    {name: world[name] for name in names if name in world})
         values = {**world, **PATH_VALUES}

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic.json_schema import JsonDict
 
 from . import repos, runs
 from .auth import Principal, require_scope
@@ -38,16 +39,25 @@ Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
 #: The counts buckets ``review_state`` filters on (``runs.REVIEW_STATE_FILTERS``).
 ReviewStateFilter = Literal["needs_review", "clean", "processing", "stale"]
 assert set(get_args(ReviewStateFilter)) == set(runs.REVIEW_STATE_FILTERS)
+
+
+def checked(pattern: str) -> JsonDict:
+    """A ``pattern`` for the schema only: the domain function checks it, with a message that says
+    what to send (pydantic's would only quote the regex)."""
+    return {"pattern": pattern}
+
+
 #: What ``lifecycle.validate_items`` accepts as an identifier: no ``/``, no control characters.
 Identifier = Annotated[str, Field(min_length=1, max_length=runs.IDENTIFIER_MAX,
-                                  pattern=r"^[^/\x00-\x1f]+$")]
-RunType = Annotated[str, Field(pattern=runs.RUN_TYPE_RE.pattern,
+                                  json_schema_extra=checked(r"^[^/\x00-\x1f]+$"))]
+RunType = Annotated[str, Field(json_schema_extra=checked(runs.RUN_TYPE_RE.pattern),
                                description="1..64 of [A-Za-z0-9_.-], e.g. playwright")]
+RunTypePath = Annotated[str, Path(json_schema_extra=checked(runs.RUN_TYPE_RE.pattern))]
 #: A ``snapshots.yml`` token: a bare hash or a signed ``v1.<kid>.<hash>.<mac>``.
 BaselineHashes = dict[Annotated[str, Field(min_length=1, max_length=runs.IDENTIFIER_MAX)],
                       Annotated[str, Field(max_length=256)]]
-RepoName = Annotated[str, Field(min_length=1, max_length=repos.NAME_MAX, pattern=r"\S",
-                                description="owner/name; not blank")]
+RepoName = Annotated[str, Field(min_length=1, max_length=repos.NAME_MAX,
+                                json_schema_extra=checked(r"\S"), description="owner/name; not blank")]
 #: Write operations: a body, and data stored (a full disk answers 507).
 WRITES = errors(*WRITE)
 #: Review actions refuse runs superseded by a newer one with 409 ``stale_run``.
@@ -60,7 +70,7 @@ class _Model(BaseModel):
 
 class SnapshotIn(_Model):
     identifier: Identifier
-    content_hash: str = Field(pattern=runs.HASH_RE.pattern,
+    content_hash: str = Field(json_schema_extra=checked(runs.HASH_RE.pattern),
                               description="BLAKE3 of the RGBA pixels, 64 lower-case hex")
     width: int | None = Field(default=None, ge=1, le=100_000)
     height: int | None = Field(default=None, ge=1, le=100_000)
@@ -236,8 +246,7 @@ def build_router(context: ServerContext) -> APIRouter:
 
     @router.post("/repos/{repo_id}/quarantine/{run_type}/", status_code=201, responses=WRITES)
     def create_quarantine(
-        principal: Write, repo_id: str, run_type: Annotated[str, Path(pattern=runs.RUN_TYPE_RE.pattern)],
-        body: QuarantineIn
+        principal: Write, repo_id: str, run_type: RunTypePath, body: QuarantineIn
     ) -> dict[str, Any]:
         row = runs.quarantine(
             store, principal.project_id, repo_id, run_type, body.identifier, reason=body.reason,

@@ -7,14 +7,16 @@ Handlers are sync (``def``): FastAPI runs them in its thread pool, which suits S
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic.json_schema import JsonDict
 
 from . import repos, runs
 from .auth import Principal, require_scope
 from .context import ServerContext
+from .openapi import READ, WRITE, errors
 from .serialize import (
     artifacts_by_hash,
     page_json,
@@ -34,6 +36,32 @@ MAX_INT32 = 2**31 - 1
 MAX_INT64 = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
+#: The counts buckets ``review_state`` filters on (``runs.REVIEW_STATE_FILTERS``).
+ReviewStateFilter = Literal["needs_review", "clean", "processing", "stale"]
+assert set(get_args(ReviewStateFilter)) == set(runs.REVIEW_STATE_FILTERS)
+
+
+def checked(pattern: str) -> JsonDict:
+    """A ``pattern`` for the schema only: the domain function checks it, with a message that says
+    what to send (pydantic's would only quote the regex)."""
+    return {"pattern": pattern}
+
+
+#: What ``lifecycle.validate_items`` accepts as an identifier: no ``/``, no control characters.
+Identifier = Annotated[str, Field(min_length=1, max_length=runs.IDENTIFIER_MAX,
+                                  json_schema_extra=checked(r"^[^/\x00-\x1f]+$"))]
+RunType = Annotated[str, Field(json_schema_extra=checked(runs.RUN_TYPE_RE.pattern),
+                               description="1..64 of [A-Za-z0-9_.-], e.g. playwright")]
+RunTypePath = Annotated[str, Path(json_schema_extra=checked(runs.RUN_TYPE_RE.pattern))]
+#: A ``snapshots.yml`` token: a bare hash or a signed ``v1.<kid>.<hash>.<mac>``.
+BaselineHashes = dict[Annotated[str, Field(min_length=1, max_length=runs.IDENTIFIER_MAX)],
+                      Annotated[str, Field(max_length=256)]]
+RepoName = Annotated[str, Field(min_length=1, max_length=repos.NAME_MAX,
+                                json_schema_extra=checked(r"\S"), description="owner/name; not blank")]
+#: Write operations: a body, and data stored (a full disk answers 507).
+WRITES = errors(*WRITE)
+#: Review actions refuse runs superseded by a newer one with 409 ``stale_run``.
+REVIEWS = errors(*WRITE, 409)
 
 
 class _Model(BaseModel):
@@ -41,8 +69,9 @@ class _Model(BaseModel):
 
 
 class SnapshotIn(_Model):
-    identifier: str = Field(min_length=1, max_length=runs.IDENTIFIER_MAX)
-    content_hash: str = Field(min_length=1, max_length=128)
+    identifier: Identifier
+    content_hash: str = Field(json_schema_extra=checked(runs.HASH_RE.pattern),
+                              description="BLAKE3 of the RGBA pixels, 64 lower-case hex")
     width: int | None = Field(default=None, ge=1, le=100_000)
     height: int | None = Field(default=None, ge=1, le=100_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -55,27 +84,27 @@ class SnapshotIn(_Model):
 
 class CreateRunIn(_Model):
     repo_id: str
-    run_type: str = "other"
-    commit_sha: str
-    branch: str
+    run_type: RunType = "other"
+    commit_sha: str = Field(min_length=1, max_length=64)
+    branch: str = Field(min_length=1, max_length=255)
     snapshots: list[SnapshotIn] = Field(default_factory=list)
     pr_number: int | None = Field(default=None, ge=0, le=MAX_INT32)
-    baseline_hashes: dict[str, str] = Field(default_factory=dict)
+    baseline_hashes: BaselineHashes = Field(default_factory=dict)
     unchanged_count: int = 0  # accepted and ignored (PostHog delta-mode leftover)
     removed_identifiers: list[str] = Field(default_factory=list)  # accepted and ignored
-    purpose: str = "review"
+    purpose: Literal["review", "observe"] = "review"
     metadata: dict[str, Any] = Field(default_factory=dict)
-    is_partial: bool = False
+    is_partial: StrictBool = False
 
 
 class AddSnapshotsIn(_Model):
     snapshots: list[SnapshotIn]
-    baseline_hashes: dict[str, str] = Field(default_factory=dict)
+    baseline_hashes: BaselineHashes = Field(default_factory=dict)
     story_index_hash: str = ""
 
 
 class CompleteIn(_Model):
-    check_run_id: str | None = Field(default=None, pattern=r"^\d+$")
+    check_run_id: str | None = Field(default=None, pattern=r"^[0-9]+$")
 
 
 class ApproveItem(_Model):
@@ -84,15 +113,19 @@ class ApproveItem(_Model):
 
 
 class ApproveIn(_Model):
-    snapshots: list[ApproveItem] = Field(default_factory=list)
-    approve_all: bool = False
-    commit_to_github: bool = False
+    snapshots: list[ApproveItem] = Field(
+        default_factory=list, description="required unless approve_all is true"
+    )
+    approve_all: StrictBool = False
+    commit_to_github: StrictBool = False
 
 
 class FinalizeIn(_Model):
-    approve_all: bool = False
-    commit_to_github: bool = True
-    add_images_to_comment_on_pr: bool = False
+    approve_all: StrictBool = False
+    commit_to_github: StrictBool = Field(
+        default=True, description="must be false: this server has no GitHub integration (400)"
+    )
+    add_images_to_comment_on_pr: StrictBool = False
 
 
 class SnapshotIdIn(_Model):
@@ -101,24 +134,24 @@ class SnapshotIdIn(_Model):
 
 
 class RepoIn(_Model):
-    repo_full_name: str = Field(min_length=1, max_length=repos.NAME_MAX)
+    repo_full_name: RepoName
     repo_external_id: int | None = Field(default=None, ge=0, le=MAX_INT64)
-    trust_unsigned_baselines: bool = False
+    trust_unsigned_baselines: StrictBool = False
 
 
 class RepoPatch(_Model):
-    repo_full_name: str | None = None
+    repo_full_name: RepoName | None = None
     baseline_file_paths: dict[str, str] | None = None
-    trust_unsigned_baselines: bool | None = None
-    default_branches: list[str] | None = None
+    trust_unsigned_baselines: StrictBool | None = None
+    default_branches: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
 class QuarantineIn(_Model):
     identifier: str = Field(min_length=1, max_length=runs.IDENTIFIER_MAX)
     reason: str = Field(default="", max_length=255)
-    expires_at: str | None = None
-    source_run_id: str | None = None
-    notify_owners: bool = False
+    expires_at: str | None = Field(default=None, description="ISO-8601 (400 otherwise)")
+    source_run_id: str | None = Field(default=None, description="a run of this repo")
+    notify_owners: StrictBool = False
 
 
 class ExpireIn(_Model):
@@ -130,7 +163,7 @@ def install(app: FastAPI, context: ServerContext) -> None:
 
 
 def build_router(context: ServerContext) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["visual_review"])
+    router = APIRouter(prefix=PREFIX, tags=["visual_review"], responses=errors(*READ))
     store = context.store
 
     def url_for(request: Request) -> Any:
@@ -159,7 +192,7 @@ def build_router(context: ServerContext) -> APIRouter:
         results = [repos.repo_json(r) for r in rows]
         return {"count": len(results), "next": None, "previous": None, "results": results}
 
-    @router.post("/repos/", status_code=201)
+    @router.post("/repos/", status_code=201, responses=WRITES)
     def create_repo(principal: Write, body: RepoIn) -> dict[str, Any]:
         row = repos.create_repo(
             store, principal.project_id, body.repo_full_name,
@@ -171,7 +204,7 @@ def build_router(context: ServerContext) -> APIRouter:
     def get_repo(principal: Read, repo_id: str) -> dict[str, Any]:
         return repos.repo_json(repos.get_repo(store, principal.project_id, repo_id))
 
-    @router.patch("/repos/{repo_id}/")
+    @router.patch("/repos/{repo_id}/", responses=WRITES)
     def patch_repo(principal: Write, repo_id: str, body: RepoPatch) -> dict[str, Any]:
         row = repos.update_repo(
             store, principal.project_id, repo_id, **body.model_dump(exclude_none=True)
@@ -184,7 +217,7 @@ def build_router(context: ServerContext) -> APIRouter:
 
     @router.get("/repos/{repo_id}/runs/")
     def repo_runs(
-        request: Request, principal: Read, repo_id: str, review_state: str | None = None,
+        request: Request, principal: Read, repo_id: str, review_state: ReviewStateFilter | None = None,
         limit: Limit = 100, offset: Offset = 0,
     ) -> dict[str, Any]:
         count, rows = runs.list_runs(
@@ -216,9 +249,9 @@ def build_router(context: ServerContext) -> APIRouter:
         )
         return [quarantine_json(store, r) for r in rows]
 
-    @router.post("/repos/{repo_id}/quarantine/{run_type}/", status_code=201)
+    @router.post("/repos/{repo_id}/quarantine/{run_type}/", status_code=201, responses=WRITES)
     def create_quarantine(
-        principal: Write, repo_id: str, run_type: str, body: QuarantineIn
+        principal: Write, repo_id: str, run_type: RunTypePath, body: QuarantineIn
     ) -> dict[str, Any]:
         row = runs.quarantine(
             store, principal.project_id, repo_id, run_type, body.identifier, reason=body.reason,
@@ -228,7 +261,7 @@ def build_router(context: ServerContext) -> APIRouter:
         return quarantine_json(store, row)
 
     @router.post("/repos/{repo_id}/quarantine/{run_type}/expire/", status_code=204,
-                 response_class=Response)
+                 response_class=Response, responses=WRITES)
     def expire_quarantine(
         principal: Write, repo_id: str, run_type: str, body: ExpireIn
     ) -> Response:
@@ -243,7 +276,7 @@ def build_router(context: ServerContext) -> APIRouter:
 
     @router.get("/runs/")
     def list_runs(
-        request: Request, principal: Read, review_state: str | None = None,
+        request: Request, principal: Read, review_state: ReviewStateFilter | None = None,
         branch: str | None = None,
         pr_number: Annotated[int | None, Query(ge=0, le=MAX_INT32)] = None,
         commit_sha: str | None = None,
@@ -258,7 +291,7 @@ def build_router(context: ServerContext) -> APIRouter:
         results = [run_json(store, r) for r in rows]
         return page_json(page_base(request), params, count, limit, offset, results)
 
-    @router.post("/runs/", status_code=201)
+    @router.post("/runs/", status_code=201, responses=WRITES)
     def create_run(request: Request, principal: Write, body: CreateRunIn) -> dict[str, Any]:
         run, hashes = runs.create_run(
             store, principal.project_id, repo_id=body.repo_id, run_type=body.run_type,
@@ -276,7 +309,7 @@ def build_router(context: ServerContext) -> APIRouter:
     def get_run(principal: Read, run_id: str) -> dict[str, Any]:
         return run_json(store, runs.get_run(store, principal.project_id, run_id))
 
-    @router.post("/runs/{run_id}/add-snapshots/")
+    @router.post("/runs/{run_id}/add-snapshots/", responses=WRITES)
     def add_snapshots(
         request: Request, principal: Write, run_id: str, body: AddSnapshotsIn
     ) -> dict[str, Any]:
@@ -291,7 +324,7 @@ def build_router(context: ServerContext) -> APIRouter:
             "story_index_upload": None,
         }
 
-    @router.post("/runs/{run_id}/complete/")
+    @router.post("/runs/{run_id}/complete/", responses=WRITES)
     def complete_run(
         principal: Write, run_id: str, body: Annotated[CompleteIn | None, Body()] = None
     ) -> dict[str, Any]:
@@ -346,7 +379,7 @@ def build_router(context: ServerContext) -> APIRouter:
         return page_json(page_base(request), {"identifier": identifier}, count, limit, offset,
                          results)
 
-    @router.post("/runs/{run_id}/approve/")
+    @router.post("/runs/{run_id}/approve/", responses=REVIEWS)
     def approve(request: Request, principal: Write, run_id: str, body: ApproveIn) -> dict[str, Any]:
         run = runs.approve(
             store, principal.project_id, run_id, token_id=principal.token_id,
@@ -356,7 +389,7 @@ def build_router(context: ServerContext) -> APIRouter:
         baseline = runs.build_baseline(store, principal.project_id, run_id, api_url(request))
         return {"run": run_json(store, run), "baseline_content": baseline}
 
-    @router.post("/runs/{run_id}/auto-approve/")
+    @router.post("/runs/{run_id}/auto-approve/", responses=REVIEWS)
     def auto_approve(request: Request, principal: Write, run_id: str) -> dict[str, Any]:
         run, baseline = runs.auto_approve(
             store, principal.project_id, run_id, token_id=principal.token_id,
@@ -364,7 +397,7 @@ def build_router(context: ServerContext) -> APIRouter:
         )
         return {"run": run_json(store, run), "baseline_content": baseline}
 
-    @router.post("/runs/{run_id}/finalize/")
+    @router.post("/runs/{run_id}/finalize/", responses=REVIEWS)
     def finalize(
         request: Request, principal: Write, run_id: str,
         body: Annotated[FinalizeIn | None, Body()] = None,
@@ -377,7 +410,7 @@ def build_router(context: ServerContext) -> APIRouter:
         )
         return {"run": run_json(store, run), "baseline_content": baseline}
 
-    @router.post("/runs/{run_id}/tolerate/")
+    @router.post("/runs/{run_id}/tolerate/", responses=WRITES)
     def tolerate(
         request: Request, principal: Write, run_id: str, body: SnapshotIdIn
     ) -> dict[str, Any]:
@@ -387,7 +420,7 @@ def build_router(context: ServerContext) -> APIRouter:
         run = runs.get_run(store, principal.project_id, run_id)
         return snapshots_json(store, str(run["repo_id"]), [row], url_for(request))[0]
 
-    @router.post("/runs/{run_id}/reject/")
+    @router.post("/runs/{run_id}/reject/", responses=REVIEWS)
     def reject(
         request: Request, principal: Write, run_id: str, body: SnapshotIdIn
     ) -> dict[str, Any]:
@@ -398,7 +431,7 @@ def build_router(context: ServerContext) -> APIRouter:
         run = runs.get_run(store, principal.project_id, run_id)
         return snapshots_json(store, str(run["repo_id"]), [row], url_for(request))[0]
 
-    @router.post("/runs/{run_id}/recompute/")
+    @router.post("/runs/{run_id}/recompute/", responses=WRITES)
     def recompute(principal: Write, run_id: str) -> dict[str, Any]:
         result = runs.recompute(store, principal.project_id, run_id)
         return {

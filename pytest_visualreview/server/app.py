@@ -29,7 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import datadir
+from . import datadir, openapi
 from .auth import authenticate
 from .blobs import open_blobs
 from .context import ServerContext
@@ -97,6 +97,7 @@ def create_app(
     app.state.context = context
     app.add_middleware(BodyGate, gates=_gates(store))
     _install_error_handlers(app)
+    openapi.install(app)
     for module_name in ROUTERS:
         importlib.import_module(module_name).install(app, context)
 

@@ -11,9 +11,10 @@ Semantics, the same for every router:
 - a path naming another project (or an object in another project) -> 404, so a token cannot probe
   which ids exist elsewhere
 
-``require_scope("visual_review:read")`` returns a dependency yielding the :class:`Principal`; when
-the route has a ``{project_id}`` path parameter it also enforces the project. Routers with other URL
-shapes (Sentry's ``{org}/{project}`` slugs) call :meth:`Principal.require_project` themselves.
+``require_scope("visual_review:read")`` returns a dependency yielding the :class:`Principal` for
+routes under ``/api/projects/{project_id}/``: it declares that path parameter (an integer; anything
+else is a 400 naming ``project_id``) and enforces the project. Routers with other URL shapes
+(Sentry's ``{org}/{project}`` slugs) call :meth:`Principal.require_project` themselves.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Path, Request
 
 from .errors import Invalid, NotFound, PermissionDenied, Unauthenticated
 from .limits import principal_of
@@ -142,23 +144,21 @@ def principal_summary(store: Store, token_id: int | None) -> dict[str, object] |
     return {"id": int(row["id"]), "first_name": str(row["name"]), "email": ""}
 
 
-def require_scope(scope: str) -> Callable[[Request], Principal]:
-    """FastAPI dependency: authenticate, check ``scope``, and check ``{project_id}`` if present."""
+def require_scope(scope: str) -> Callable[..., Principal]:
+    """FastAPI dependency of project-scoped routes: authenticate, check ``scope`` and the
+    ``{project_id}`` path parameter, which it declares (typed, so the OpenAPI schema has it)."""
 
-    def dependency(request: Request) -> Principal:
+    def dependency(
+        request: Request,
+        project_id: Annotated[int, Path(description="the project's id (the token's project)")],
+    ) -> Principal:
         store: Store = request.app.state.context.store
         principal = principal_of(request)  # authenticated by the body gate, before the body
         if not isinstance(principal, Principal):
             principal = authenticate(store, request.headers.get("authorization"))
         if not principal.has_scope(scope):
             raise PermissionDenied(f"This action requires the '{scope}' scope.")
-        raw = request.path_params.get("project_id")
-        if raw is not None:
-            try:
-                project_id = int(raw)
-            except ValueError:
-                raise NotFound(f"project {raw!r} not found", attr="project_id") from None
-            principal.require_project(project_id)
+        principal.require_project(project_id)
         return principal
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"

@@ -17,6 +17,7 @@ from .blobs import BlobKeyError
 from .context import ServerContext
 from .errors import Invalid, NotFound, TooLarge
 from .limits import BodyLimit
+from .openapi import body, errors
 from .uploads import (
     BLOB_PATH,
     MAX_UPLOAD_BYTES,
@@ -35,6 +36,19 @@ UPLOAD_LIMIT = BodyLimit(
     MAX_UPLOAD_BYTES + FORM_OVERHEAD, label="upload", attr="file", shown=MAX_UPLOAD_BYTES
 )
 
+#: The presigned form: the ``fields`` of an upload target, then ``file`` last (S3's order).
+UPLOAD_FORM = {
+    "type": "object",
+    "required": ["key", "policy", "x-vr-signature", "file"],
+    "properties": {
+        "key": {"type": "string", "minLength": 1},
+        "policy": {"type": "string", "minLength": 1},
+        "x-vr-signature": {"type": "string", "minLength": 1},
+        "Content-Type": {"type": "string"},
+        "file": {"type": "string", "format": "binary", "description": "the PNG"},
+    },
+}
+
 
 async def _parse_capped(request: Request) -> FormData:
     try:
@@ -49,7 +63,13 @@ def install(app: FastAPI, context: ServerContext) -> None:
     context.store.ensure_schema("uploads", MIGRATIONS)
     router = APIRouter(tags=["files"])
 
-    @router.post(UPLOAD_PATH, status_code=204, response_class=Response)
+    @router.post(
+        UPLOAD_PATH, status_code=204, response_class=Response,
+        responses=errors(400, 403, 404, 409, 413, 503, 507),
+        openapi_extra=body(UPLOAD_FORM, "multipart/form-data", description=(
+            "the `fields` of an upload target from `POST runs/`, then the image as `file`; "
+            "the signed policy is the authorisation (no token)")),
+    )
     async def upload(request: Request) -> Response:
         UPLOAD_LIMIT.check_declared(request.headers)
         content_type = request.headers.get("content-type", "")
@@ -76,7 +96,11 @@ def install(app: FastAPI, context: ServerContext) -> None:
         )
         return Response(status_code=204)
 
-    @router.get(BLOB_PATH + "{key}", response_class=FileResponse)
+    @router.get(
+        BLOB_PATH + "{key}", response_class=FileResponse,
+        responses={200: {"content": {"image/png": {}}, "description": "the image"},
+                   **errors(400, 403, 404, 503)},
+    )
     def download(
         key: str, expires: str | None = None, signature: str | None = None
     ) -> FileResponse:

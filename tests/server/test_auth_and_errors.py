@@ -173,7 +173,7 @@ def test_unknown_ids_and_bad_query_parameters(server: LiveServer, world: dict[st
     assert response.status_code == 400 and response.json()["attr"] == "pr_number"
     response = requests.get(f"{server.url}/api/projects/abc/visual_review/runs/",
                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    assert response.status_code == 404
+    assert response.status_code == 400 and response.json()["attr"] == "project_id"
     assert requests.get(f"{server.url}/nowhere", timeout=10).json()["code"] == "not_found"
 
 

@@ -61,6 +61,54 @@ KNOWN_IMAGE_KEYS = (
 )
 
 
+_NAME = {"type": "string", "maxLength": MAX_VCS_STRING}
+_SHA = {"type": "string", "pattern": _SHA_RE.pattern}
+_THRESHOLD = {"type": "number", "minimum": 0.0, "exclusiveMaximum": 1.0}
+_OPTIONAL_TEXT = {"type": ["string", "null"]}
+#: ``parse_upload``'s checks as a JSON schema, for the OpenAPI document. Sentry's four semantic
+#: rules are not expressible there and are in its description.
+UPLOAD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "all_image_file_names requires selective; selective requires base_sha; "
+        "all_image_file_names must not be empty and must list every image (400 otherwise)"
+    ),
+    "required": ["app_id", "images"],
+    "properties": {
+        "app_id": {"type": "string", "maxLength": MAX_APP_ID},
+        "images": {
+            "type": "object",
+            "maxProperties": MAX_IMAGES,
+            "additionalProperties": {
+                "type": "object",
+                "required": ["content_hash", "width", "height"],
+                "properties": {
+                    "content_hash": {"type": "string", "minLength": 1,
+                                     "description": "SHA-256 of the file, in the objectstore"},
+                    "width": {"type": "integer", "minimum": 0},
+                    "height": {"type": "integer", "minimum": 0},
+                    "display_name": _OPTIONAL_TEXT,
+                    "group": _OPTIONAL_TEXT,
+                    "description": _OPTIONAL_TEXT,
+                    "tags": {"anyOf": [{"type": "null"}, {"type": "object"},
+                                       {"type": "array", "items": {"type": "string"}}]},
+                    "diff_threshold": {"anyOf": [{"type": "null"}, _THRESHOLD]},
+                    "canvas_theme": {"description": "light or dark; anything else is ignored"},
+                },
+            },
+        },
+        "diff_threshold": {"anyOf": [{"type": "null"}, _THRESHOLD]},
+        "selective": {"type": ["boolean", "null"]},
+        "all_image_file_names": {"type": ["array", "null"], "maxItems": MAX_IMAGES,
+                                 "items": {"type": "string"}},
+        "head_sha": {"anyOf": [{"type": "null"}, _SHA]},
+        "base_sha": {"anyOf": [{"type": "null"}, _SHA]},
+        **{key: {"anyOf": [{"type": "null"}, _NAME]}
+           for key in ("provider", "head_repo_name", "base_repo_name", "head_ref", "base_ref")},
+        "pr_number": {"anyOf": [{"type": "null"}, {"type": "integer", "minimum": 1}]},
+    },
+}
+
 class ManifestError(ValueError):
     """A 400: ``detail`` is Sentry's message, ``field`` the JSON path that caused it."""
 

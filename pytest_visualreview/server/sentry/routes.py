@@ -19,9 +19,9 @@ import sqlite3
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -30,11 +30,12 @@ from ..auth import Principal, authenticate, bearer_token
 from ..context import ServerContext, get_context
 from ..errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge, Unauthenticated
 from ..limits import BodyLimit
+from ..openapi import READ, WRITE, body, errors
 from ..resolve import is_id
 from ..store import Store
 from . import db, views
 from .compare import INCOMPLETE_CHAIN, Checked, IngestError, SentryComparisons, check, ingest, store_checked
-from .manifest import ManifestError, parse_json_body, parse_upload
+from .manifest import UPLOAD_SCHEMA, ManifestError, parse_json_body, parse_upload
 from .objectstore import (
     MAX_OBJECT_BYTES,
     BatchOp,
@@ -73,7 +74,17 @@ def install(app: FastAPI, context: ServerContext) -> None:
     app.include_router(router)
 
 
-router = APIRouter(tags=["sentry"])
+router = APIRouter(tags=["sentry"], responses=errors(*READ))
+#: Writes take a body (413) and store it (507).
+WRITES = errors(*WRITE)
+BINARY = {"type": "string", "format": "binary"}
+#: Objectstore bodies may be zstd-compressed (``Content-Encoding: zstd``), as sentry-cli sends them.
+ZSTD_NOTE = "zstd-compressed when `Content-Encoding: zstd`"
+
+
+def answers(*media_types: str, description: str = "OK") -> dict[int | str, dict[str, Any]]:
+    """A 200 whose body is one of ``media_types`` (for handlers answering other than JSON)."""
+    return {200: {"description": description, "content": {t: {} for t in media_types}}}
 
 
 # -- resolution and auth ---------------------------------------------------------------------------
@@ -202,7 +213,13 @@ def upload_options(org: str, project: str, request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/api/0/projects/{org}/{project}/preprodartifacts/snapshots/")
+@router.post(
+    "/api/0/projects/{org}/{project}/preprodartifacts/snapshots/",
+    responses={**WRITES, **errors(409)},
+    openapi_extra=body(UPLOAD_SCHEMA, description=(
+        "Sentry's snapshot upload; every image must be in the objectstore first (409 otherwise); "
+        "may be " + ZSTD_NOTE)),
+)
 async def create_snapshot(org: str, project: str, request: Request) -> JSONResponse:
     where = await run_in_threadpool(_may_upload, org, project, request)
     raw = await BODY_LIMIT.read(request)
@@ -266,7 +283,13 @@ def _create_snapshot(
 os_prefix = "/api/0/organizations/{org}/objectstore/v1"
 
 
-@router.post(os_prefix + "/objects:batch/{usecase}/{scope}/")
+@router.post(
+    os_prefix + "/objects:batch/{usecase}/{scope}/", response_class=Response,
+    responses={**answers("multipart/form-data", description="one part per operation"), **WRITES},
+    openapi_extra=body(BINARY, "multipart/form-data", description=(
+        "objectstore batch: parts with `x-sn-batch-operation-kind` (head, get, insert) and "
+        "`x-sn-batch-operation-key` headers; insert bodies may be " + ZSTD_NOTE)),
+)
 async def batch(org: str, usecase: str, scope: str, request: Request) -> Response:
     project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
     raw = await BATCH_LIMIT.read(request)
@@ -369,7 +392,10 @@ def _operation(
     return OpResult(index, 405, key, b"delete: objects are immutable here")
 
 
-@router.put(os_prefix + "/objects/{usecase}/{scope}/{key:path}")
+@router.put(
+    os_prefix + "/objects/{usecase}/{scope}/{key:path}", responses=WRITES,
+    openapi_extra=body(BINARY, "application/octet-stream", description="the image; " + ZSTD_NOTE),
+)
 async def put_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Any:
     project_id, may_write = await run_in_threadpool(_os_auth, org, scope, request)
     if not may_write:
@@ -399,7 +425,10 @@ def _put(project_id: int, key: str, request: Request, raw: bytes) -> dict[str, s
     return {"key": key}
 
 
-@router.api_route(os_prefix + "/objects/{usecase}/{scope}/{key:path}", methods=["GET", "HEAD"])
+@router.head(os_prefix + "/objects/{usecase}/{scope}/{key:path}", response_class=Response,
+             responses=answers("image/*"), operation_id="head_object")
+@router.get(os_prefix + "/objects/{usecase}/{scope}/{key:path}", response_class=Response,
+            responses=answers("image/*"))
 def get_object(org: str, usecase: str, scope: str, key: str, request: Request) -> Response:
     context = get_context(request)
     store = context.store
@@ -426,7 +455,7 @@ snap_prefix = "/api/0/organizations/{org}/preprodartifacts/snapshots"
 def latest_base(
     org: str,
     request: Request,
-    app_id: str | None = None,
+    app_id: Annotated[str, Query(min_length=1)],
     branch: str | None = None,
     project: str | None = None,
     compact_metadata: str | None = None,
@@ -436,8 +465,6 @@ def latest_base(
     store = context.store
     principal = _principal(store, request, READ_SCOPES)
     org_row = resolve.organization(store, org)
-    if not app_id:
-        raise Invalid("app_id query parameter is required", attr="app_id")
     if project:
         _, project_row = resolve.project(store, str(org_row["id"]), project)
         principal.require_project(int(project_row["id"]))
@@ -454,7 +481,9 @@ def latest_base(
     return views.latest_base(snapshot, str(project_row["slug"]), files_url, compact=_flag(compact_metadata))
 
 
-@router.get(snap_prefix + "/{snapshot_id}/archive/")
+@router.get(snap_prefix + "/{snapshot_id}/archive/", response_class=Response,
+            responses=answers("application/json", "application/zip",
+                              description="`{ready: true}`, or the zip with `?download`"))
 def archive(org: str, snapshot_id: str, request: Request, download: str | None = None) -> Response:
     """``{"ready": true}`` (archives are built on demand), or the zip with ``?download``."""
     context = get_context(request)
@@ -476,7 +505,7 @@ def archive(org: str, snapshot_id: str, request: Request, download: str | None =
     )
 
 
-@router.post(snap_prefix + "/{snapshot_id}/archive/")
+@router.post(snap_prefix + "/{snapshot_id}/archive/", status_code=202)
 def build_archive(org: str, snapshot_id: str, request: Request) -> JSONResponse:
     context = get_context(request)
     store = context.store
@@ -542,7 +571,8 @@ def image_detail(org: str, snapshot_id: str, image_identifier: str, request: Req
     )
 
 
-@router.get("/api/0/projects/{org}/{project}/files/images/{image_id:path}/")
+@router.get("/api/0/projects/{org}/{project}/files/images/{image_id:path}/", response_class=Response,
+            responses=answers("image/*"))
 def image_file(org: str, project: str, image_id: str, request: Request) -> Response:
     context = get_context(request)
     store = context.store
@@ -556,7 +586,15 @@ def image_file(org: str, project: str, image_id: str, request: Request) -> Respo
     return Response(blobs.get(str(row["blob_key"])), media_type=str(row["content_type"]))
 
 
-@router.post("/api/0/organizations/{org}/preprodartifacts/{artifact_id}/approve/")
+@router.post(
+    "/api/0/organizations/{org}/preprodartifacts/{artifact_id}/approve/",
+    status_code=201, responses={200: {"description": "Already approved"}, **WRITES},
+    openapi_extra=body({
+        "type": "object", "required": ["feature_type"],
+        "properties": {"feature_type": {"enum": ["snapshots", "size"],
+                                        "description": "`size` is refused (400): no size analysis here"}},
+    }),
+)
 async def approve(org: str, artifact_id: str, request: Request) -> JSONResponse:
     who = await run_in_threadpool(_may_approve, org, artifact_id, request)
     raw = await APPROVE_LIMIT.read(request)

@@ -86,6 +86,15 @@ def add_serve(subparsers: Any) -> None:
         "--diff-workers", dest="diff_workers", type=int, default=None,
         help="diff worker processes (default: CPU count; 1 = diff inside the server process)"
     )
+    parser.add_argument(
+        "--blob-url", default=None,
+        help="where blobs live: s3://BUCKET/PREFIX (uploads then go straight to the bucket) or "
+        "file:///PATH (default: the data folder)",
+    )
+    parser.add_argument(
+        "--s3-endpoint-url", default=None,
+        help="S3-compatible endpoint, e.g. MinIO's (default: AWS_ENDPOINT_URL, else AWS)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     parser.add_argument(
         "--no-access-log", dest="access_log", action="store_false", help="no per-request log"

@@ -24,7 +24,6 @@ from .serialize import (
     timeline_entry_json,
     toleration_json,
 )
-from .uploads import upload_target
 
 PREFIX = "/api/projects/{project_id}/visual_review"
 
@@ -137,8 +136,7 @@ def build_router(context: ServerContext) -> APIRouter:
         return lambda key: context.download_url(request, key)
 
     def uploads(request: Request, repo_id: str, hashes: list[str]) -> list[dict[str, Any]]:
-        base = context.base_url(request)
-        return [upload_target(store.url_secret, base, repo_id, h) for h in hashes]
+        return context.upload_targets(request, repo_id, hashes)
 
     def api_url(request: Request) -> str:
         return context.base_url(request)
@@ -287,6 +285,9 @@ def build_router(context: ServerContext) -> APIRouter:
     def complete_run(
         principal: Write, run_id: str, body: Annotated[CompleteIn | None, Body()] = None
     ) -> dict[str, Any]:
+        pending = runs.get_run(store, principal.project_id, run_id)
+        if pending["status"] == runs.RunStatus.PENDING:
+            context.receive_uploads(pending)
         run = runs.complete_run(store, principal.project_id, run_id)
         if run["status"] == runs.RunStatus.PROCESSING:
             context.worker.notify()

@@ -24,11 +24,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import datadir
-from .blobs import BlobStore
+from .blobs import BlobStore, open_blobs
 from .context import ServerContext
 from .errors import ServerError
 from .jobs import Worker
 from .processing import PostHogRuns
+from .s3 import S3BlobStore, check_reachable
+from .s3_uploads import S3Uploads
+from .storage import StorageConfig
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -48,21 +51,32 @@ def create_app(
     public_url: str | None = None,
     start_worker: bool = True,
     diff_workers: int | None = None,
+    storage: StorageConfig | None = None,
 ) -> FastAPI:
     """Build the server over ``data_dir`` (created and migrated if new).
 
     ``public_url`` fixes the base of URLs handed to clients (else taken from each request);
     ``start_worker=False`` leaves jobs queued (PostHog runs in ``processing``, Sentry comparisons
     ``pending``) for tests of the worker itself; ``diff_workers`` sizes its process pool.
+    ``storage`` names another blob store (``blob_url``: ``s3://BUCKET/PREFIX`` puts blobs in a
+    bucket and makes uploads presigned POSTs into it); by default blobs live in ``data_dir``.
     """
     data_dir = Path(data_dir)
     store = Store(data_dir)
-    blobs = BlobStore(data_dir / "blobs")
-    datadir.remove_orphan_temps(blobs.root)  # no write is in flight before the server starts
+    blobs = open_blobs(storage or StorageConfig(data_dir=data_dir))
+    direct_uploads = None
+    if isinstance(blobs, BlobStore):
+        datadir.remove_orphan_temps(blobs.root)  # no write is in flight before the server starts
+    elif isinstance(blobs, S3BlobStore):
+        check_reachable(blobs.bucket)
+        direct_uploads = S3Uploads(blobs.bucket)
     worker = Worker(workers=diff_workers)
     worker.add_source(PostHogRuns(store, blobs))
     worker.on_exit.append(store.close)  # the coordinator thread's connection
-    context = ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
+    context = ServerContext(
+        store=store, blobs=blobs, worker=worker, public_url=public_url,
+        direct_uploads=direct_uploads,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

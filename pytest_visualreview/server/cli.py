@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 from .errors import ServerError
 
@@ -17,11 +19,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .blobs import BlobUrlError
     from .datadir import DataDirError
+    from .storage import StorageConfig
 
+    storage = StorageConfig(data_dir=Path(args.data_dir), blob_url=args.blob_url)
+    if args.s3_endpoint_url:
+        storage = replace(storage, s3_endpoint_url=args.s3_endpoint_url)
     try:
-        app = create_app(args.data_dir, public_url=args.public_url, diff_workers=args.diff_workers)
-    except DataDirError as exc:
+        app = create_app(
+            args.data_dir, public_url=args.public_url, diff_workers=args.diff_workers,
+            storage=storage,
+        )
+    except (DataDirError, BlobUrlError) as exc:
         print(f"visualreview serve: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(

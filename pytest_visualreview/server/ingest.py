@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from ..imaging import content_hash, decode_image
-from .blobs import BlobStore
+from .blobs import Blobs
 
 T = TypeVar("T")
 KeyKind = Literal["pixels", "sha256"]
@@ -59,7 +59,7 @@ def check(
     return Checked(key, data, media_type, pixel_hash, int(width), int(height))
 
 
-def store(blobs: BlobStore, blob_key: str, data: bytes, write_row: Callable[[], T]) -> T:
+def store(blobs: Blobs, blob_key: str, data: bytes, write_row: Callable[[], T]) -> T:
     """Write the blob, then the row (``write_row``): a row always has its blob."""
     blobs.put(blob_key, data)
     return write_row()

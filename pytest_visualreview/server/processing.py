@@ -31,7 +31,7 @@ from blake3 import blake3
 
 from ..imaging import ImageError, decode_image
 from . import runs
-from .blobs import BlobStore
+from .blobs import Blobs
 from .diffimage import encode_diff_png
 from .jobs import PixelPool
 from .review.enums import ClassificationReason, SnapshotResult
@@ -99,7 +99,7 @@ def classify_pair(snapshot_id: str, expected: np.ndarray, actual: np.ndarray) ->
 
 
 def diff_snapshot(
-    blobs: BlobStore, snapshot_id: str, baseline: str, current: str, baseline_held: bool
+    blobs: Blobs, snapshot_id: str, baseline: str, current: str, baseline_held: bool
 ) -> DiffOutcome:
     """Pool entry point: load both images from the blob store, classify, store the diff blob.
 
@@ -133,7 +133,7 @@ def diff_snapshot(
 class PostHogRuns:
     """The PostHog API's job source: drains ``processing`` runs through the shared worker."""
 
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, store: Store, blobs: Blobs) -> None:
         self.store = store
         self.blobs = blobs
 

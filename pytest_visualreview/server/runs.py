@@ -43,6 +43,8 @@ from .review.lifecycle import (
     create_run,
     fail_run,
     finish_processing,
+    missing_baseline_images,
+    missing_uploads,
     recount,
     validate_items,
 )
@@ -65,7 +67,9 @@ __all__ = [
     "ReviewState", "RunStatus", "SnapshotPage", "SnapshotResult", "active_quarantined",
     "add_snapshots", "approve", "auto_approve", "build_baseline", "complete_run", "counts",
     "create_run", "fail_run", "finalize", "finish_processing", "get_run", "get_snapshot",
-    "held_hashes", "list_quarantine", "list_runs", "list_snapshots", "quarantine", "recompute",
-    "recount", "reject", "timeline", "tolerate", "tolerated_hashes", "unquarantine",
+    "held_hashes", "list_quarantine", "list_runs", "list_snapshots",
+    "missing_baseline_images", "missing_uploads",
+    "quarantine", "recompute", "recount", "reject", "timeline", "tolerate", "tolerated_hashes",
+    "unquarantine",
     "validate_baseline_hashes", "validate_items",
 ]

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..imaging import ImageError
 from . import ingest
-from .blobs import BlobStore
+from .blobs import Blobs
 from .errors import Invalid, NotFound, PermissionDenied, TooLarge
 from .store import Store, new_id, now
 from .tokens import b64url, mac, unb64url, verify
@@ -138,7 +138,7 @@ def verify_policy(
 
 def ingest_png(
     store: Store,
-    blobs: BlobStore,
+    blobs: Blobs,
     repo_id: str,
     data: bytes,
     claimed_hash: str,
@@ -180,7 +180,7 @@ def ingest_png(
 
 def store_artifact(
     store: Store,
-    blobs: BlobStore,
+    blobs: Blobs,
     repo_id: str,
     key: str,
     data: bytes,

@@ -11,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from server.live_server import LiveServer
+    from server.s3_server import MotoS3
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><style>
@@ -103,11 +104,23 @@ def project(pytester: pytest.Pytester) -> Project:
     return Project(pytester)
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    """A review server of this test's own (tests/server/live_server.py), killed afterwards."""
-    from server.live_server import LiveServer
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    """One moto S3 server per session (per xdist worker) with a bucket; each live server on the
+    ``s3`` backend keeps its blobs under a prefix of its own."""
+    from server.s3_server import MotoS3
 
-    server = LiveServer.start(tmp_path / "server-data")
+    moto = MotoS3.start(tmp_path_factory.mktemp("moto"))
+    yield moto
+    moto.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A review server of this test's own (tests/server/live_server.py), killed afterwards; on
+    the blob backend the test names with ``parametrize("live", BACKENDS, indirect=True)``."""
+    from server.live_server import start_on_backend
+
+    server = start_on_backend(request, tmp_path / "server-data")
     yield server
     server.kill()

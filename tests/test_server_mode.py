@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from server.live_server import LiveServer
+from server.live_server import BACKENDS, LiveServer
 
 from pytest_visualreview import snapshots_yml
 
@@ -62,6 +62,7 @@ def run_id_from(result) -> str:
     return line.split()[3].rstrip(":")
 
 
+@pytest.mark.parametrize("live", BACKENDS, indirect=True)
 def test_approve_review_change_approve_cycle(wired, monkeypatch):
     project, live = wired, wired.live
     token = live.token("visual_review:read")
@@ -117,6 +118,7 @@ def test_xdist_sends_one_run_with_every_worker_snapshot(wired):
     assert run["summary"]["total"] == 2
 
 
+@pytest.mark.parametrize("live", BACKENDS, indirect=True)
 def test_two_shards_fill_one_run(wired):
     live = wired.live
     env_cli = [sys.executable, "-m", "pytest_visualreview.cli"]

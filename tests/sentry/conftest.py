@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from server.live_server import LiveServer
+from server.live_server import LiveServer, start_on_backend
 
 from pytest_visualreview.client.sentry import upload_snapshots
 
@@ -104,8 +104,12 @@ class Sentry:
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer.start(tmp_path_factory.mktemp("sentry-server"))
+def live(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """Shared per session and blob backend (``parametrize("live", BACKENDS, indirect=True,
+    scope="session")`` runs a module on both)."""
+    server = start_on_backend(request, tmp_path_factory.mktemp("sentry-server"))
     yield server
     server.stop()
 

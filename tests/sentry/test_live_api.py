@@ -13,6 +13,7 @@ import pytest
 import requests
 import zstandard
 from PIL import Image
+from server.live_server import BACKENDS
 
 from pytest_visualreview.client.sentry import upload_snapshots
 from pytest_visualreview.client.transport import ReviewServerError
@@ -20,6 +21,9 @@ from pytest_visualreview.client.transport import ReviewServerError
 from .conftest import Sentry, png, sha
 from .seed_shapes import IMAGE_DETAIL, SNAPSHOT_DETAILS
 from .test_views import shape
+
+#: The Sentry contract on both blob backends (objectstore writes land in the bucket in S3 mode).
+pytestmark = pytest.mark.parametrize("live", BACKENDS, indirect=True, scope="session")
 
 RED = (200, 30, 30, 255)
 BLUE = (30, 30, 200, 255)

@@ -15,12 +15,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from server.live_server import BACKENDS
 
 from .conftest import Sentry, png, sha
 from .sentry_cli import ensure_sentry_cli
 from .test_live_api import assert_seed_shape, names
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("live", BACKENDS, indirect=True, scope="session"),
+]
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from .live_server import LiveServer
+from .live_server import LiveServer, start_on_backend
 from .server_helpers import Client
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer.start(tmp_path_factory.mktemp("vr-shared"))
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """Shared per session and blob backend (``parametrize("server", BACKENDS, indirect=True,
+    scope="session")`` runs a module on both)."""
+    live = start_on_backend(request, tmp_path_factory.mktemp("vr-shared"))
     yield live
     live.stop()
 

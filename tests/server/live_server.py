@@ -12,6 +12,10 @@ Reusable by any suite (the plugin's server-mode tests import it)::
 
 Tokens and repos are created with the same functions the admin CLI calls, directly on the data
 dir (SQLite in WAL mode allows that while the server runs), which saves a Python start per token.
+
+``LiveServer.start(..., s3=moto)`` keeps the blobs in a bucket of a moto S3 server
+(``tests/server/s3_server.py``) under a prefix of the server's own, with uploads going straight
+to the bucket; :data:`BACKENDS` names the two blob backends fixtures are parametrized by.
 """
 
 from __future__ import annotations
@@ -25,13 +29,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import requests
 
 from pytest_visualreview.server.auth import create_token
 from pytest_visualreview.server.repos import create_repo
 from pytest_visualreview.server.store import Store
 
+from .s3_server import CREDENTIALS, MotoS3
+
 ALL_SCOPES = ("visual_review:read", "visual_review:write")
+#: The blob backends a live server can run on (fixture parameters).
+BACKENDS = ("folder", "s3")
 
 
 def free_port() -> int:
@@ -50,6 +59,8 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     extra_args: tuple[str, ...] = ()
+    s3: MotoS3 | None = None
+    s3_prefix: str = ""
     _store: Store | None = field(default=None, repr=False)
 
     @classmethod
@@ -60,8 +71,19 @@ class LiveServer:
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
         timeout: float = 30.0,
+        s3: MotoS3 | None = None,
+        s3_prefix: str | None = None,
     ) -> LiveServer:
+        """A server on ``data_dir``; with ``s3``, its blobs in that bucket under ``s3_prefix``
+        (a new prefix of its own unless given, as a restart gives it)."""
         data_dir = Path(data_dir)
+        prefix = ""
+        blob_args: tuple[str, ...] = ()
+        env = None
+        if s3 is not None:
+            prefix = s3_prefix or s3.new_prefix()
+            blob_args = s3.server_args(prefix)
+            env = {**os.environ, **CREDENTIALS}
         data_dir.mkdir(parents=True, exist_ok=True)
         last_error: Exception | None = None
         for _attempt in range(3):  # a free port can be taken between probe and bind
@@ -71,11 +93,11 @@ class LiveServer:
             process = subprocess.Popen(
                 [sys.executable, "-m", "pytest_visualreview.cli", "serve",
                  "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(chosen),
-                 "--log-level", "warning", "--no-access-log", *extra_args],
-                stdout=log, stderr=subprocess.STDOUT,
+                 "--log-level", "warning", "--no-access-log", *blob_args, *extra_args],
+                stdout=log, stderr=subprocess.STDOUT, env=env,
             )
             log.close()
-            server = cls(data_dir, chosen, process, log_path, extra_args)
+            server = cls(data_dir, chosen, process, log_path, extra_args, s3, prefix)
             try:
                 server.wait_ready(timeout)
                 return server
@@ -140,5 +162,26 @@ class LiveServer:
     def restart(self, timeout: float = 30.0) -> LiveServer:
         """A new server process on the same data dir and port."""
         return LiveServer.start(
-            self.data_dir, port=self.port, extra_args=self.extra_args, timeout=timeout
+            self.data_dir, port=self.port, extra_args=self.extra_args, timeout=timeout,
+            s3=self.s3, s3_prefix=self.s3_prefix or None,
         )
+
+    @property
+    def backend(self) -> str:
+        """``"folder"`` or ``"s3"``: where this server keeps its blobs."""
+        return "folder" if self.s3 is None else "s3"
+
+    def bucket_keys(self, under: str = "") -> list[str]:
+        """Object keys this server has in the bucket (below ``under``, relative to its prefix)."""
+        assert self.s3 is not None, "a folder-backed server has no bucket"
+        start = len(self.s3_prefix) + 1
+        return [k[start:] for k in self.s3.keys(self.s3_prefix) if k[start:].startswith(under)]
+
+
+def start_on_backend(request: pytest.FixtureRequest, data_dir: Path) -> LiveServer:
+    """A server on the blob backend its fixture was parametrized with (``indirect=True``;
+    ``folder`` when it was not), the moto S3 server started for the session when needed."""
+    backend = getattr(request, "param", "folder")
+    assert backend in BACKENDS, f"unknown blob backend {backend!r}"
+    s3 = request.getfixturevalue("moto_s3") if backend == "s3" else None
+    return LiveServer.start(data_dir, s3=s3)

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_visualreview import snapshots_yml
 
+from .live_server import BACKENDS
 from .server_helpers import Client, changed, item, page
 
 SEED = Path(__file__).parent / "data" / "posthog_visual_review_seed.txt"
@@ -113,6 +114,7 @@ def reviewed(client: Client) -> dict[str, Any]:
     return {"run_id": body["run_id"], "baseline": baseline}
 
 
+@pytest.mark.parametrize("server", BACKENDS, indirect=True, scope="session")
 def test_every_endpoint_matches_the_seed(client: Client, reviewed: dict[str, Any]) -> None:
     run_id = reviewed["run_id"]
     completed = client.post(f"runs/{run_id}/complete/")

@@ -103,12 +103,14 @@ class Sentry:
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=["folder"])
 def live(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
     """Shared per session and blob backend (``parametrize("live", BACKENDS, indirect=True,
-    scope="session")`` runs a module on both)."""
+    scope="session")`` runs a test on both). The fixture's own ``params=["folder"]`` gives
+    unparametrized tests the same cache key as a parametrized test's ``folder``, so one folder
+    server serves both instead of being restarted at every switch."""
     server = start_on_backend(request, tmp_path_factory.mktemp("sentry-server"))
     yield server
     server.stop()

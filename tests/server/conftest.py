@@ -16,12 +16,14 @@ from .live_server import LiveServer, start_on_backend
 from .server_helpers import Client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=["folder"])
 def server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
     """Shared per session and blob backend (``parametrize("server", BACKENDS, indirect=True,
-    scope="session")`` runs a module on both)."""
+    scope="session")`` runs a test on both). The fixture's own ``params=["folder"]`` gives
+    unparametrized tests the same cache key as a parametrized test's ``folder``, so one folder
+    server serves both instead of being restarted at every switch."""
     live = start_on_backend(request, tmp_path_factory.mktemp("vr-shared"))
     yield live
     live.stop()

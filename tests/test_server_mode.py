@@ -118,7 +118,6 @@ def test_xdist_sends_one_run_with_every_worker_snapshot(wired):
     assert run["summary"]["total"] == 2
 
 
-@pytest.mark.parametrize("live", BACKENDS, indirect=True)
 def test_two_shards_fill_one_run(wired):
     live = wired.live
     env_cli = [sys.executable, "-m", "pytest_visualreview.cli"]

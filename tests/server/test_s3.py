@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from pytest_visualreview.server.store import Store
+from pytest_visualreview.server.ui.session import SESSION_COOKIE, sign_in
 
 from .live_server import LiveServer
 from .server_helpers import Client, changed, item, page, upload_file
@@ -83,6 +84,13 @@ def test_images_go_to_the_bucket_never_through_the_api_and_are_verified_at_compl
     served = requests.get(snap["current_artifact"]["download_url"], timeout=10)
     assert served.status_code == 200
     assert served.content == images["home"].png
+    cookie, _ = sign_in(Store(server.data_dir), client.token)
+    page_image = requests.get(
+        f"{server.url}/ui/repos/{client.repo_id}/images/{images['cart'].hash}",
+        cookies={SESSION_COOKIE: cookie}, timeout=10,
+    )
+    assert page_image.status_code == 200, page_image.text
+    assert page_image.content == images["cart"].png, "review-page images come from the bucket too"
 
     rerun = client.create_run([item(name, image) for name, image in images.items()])
     assert rerun["uploads"] == [], "an identical rerun uploads nothing"

@@ -14,7 +14,7 @@ from fastapi import Request
 from .blobs import Blobs
 from .jobs import Worker
 from .s3_uploads import S3Uploads
-from .store import Store
+from .store import Row, Store
 from .uploads import download_url, upload_target
 
 
@@ -47,7 +47,7 @@ class ServerContext:
         base = self.base_url(request)
         return [upload_target(self.store.url_secret, base, repo_id, h) for h in hashes]
 
-    def receive_uploads(self, run: Any) -> None:
+    def receive_uploads(self, run: Row) -> None:
         """Before ``complete``: verify the run's images uploaded straight to the bucket."""
         if self.direct_uploads is not None:
             self.direct_uploads.receive(self.store, self.blobs, run)

@@ -11,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from server.live_server import LiveServer
+    from server.s3_server import MotoS3
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><style>
@@ -103,6 +104,17 @@ def project(pytester: pytest.Pytester) -> Project:
     return Project(pytester)
 
 
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    """One moto S3 server per session (per xdist worker) with a bucket; each live server on the
+    ``shared`` backend keeps its blobs under a prefix of its own."""
+    from server.s3_server import MotoS3
+
+    moto = MotoS3.start(tmp_path_factory.mktemp("moto"))
+    yield moto
+    moto.stop()
+
+
 @pytest.fixture
 def live(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """A review server of this test's own (tests/server/live_server.py), killed afterwards."""
@@ -115,12 +127,15 @@ def live(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterat
 
 # -- storage backends ---------------------------------------------------------------------------
 #
-# Tests marked ``@pytest.mark.backends("embedded", "postgres")`` (a module's ``pytestmark`` or one
-# test) run once per backend; every other test sees ``backend == "embedded"``. The PostgreSQL
-# cluster is started once per session (per xdist worker), only if a test asks for it, and each
-# server gets its own database in it. Chosen tests only, so the suite stays within its budget.
+# Tests marked ``@pytest.mark.backends`` (a module's ``pytestmark`` or one test; with arguments,
+# only those) run once per configuration: ``embedded`` (SQLite + the data folder + the in-process
+# worker, the default) and ``shared`` (PostgreSQL + S3 + the procrastinate queue, as a multi-machine
+# deployment runs); every other test sees ``backend == "embedded"``. The PostgreSQL cluster and
+# the moto S3 server are started once per session (per xdist worker), only if a test asks for
+# them; each server gets its own database and bucket prefix. Chosen tests only, so the suite stays
+# within its budget.
 
-BACKENDS = ("embedded", "postgres")
+from server.live_server import BACKENDS  # noqa: E402
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -131,7 +146,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> str:
-    """``embedded`` (SQLite + folder + in-process worker) or ``postgres`` (shared store)."""
+    """``embedded`` (SQLite + folder + in-process worker) or ``shared`` (PostgreSQL + S3)."""
     return str(getattr(request, "param", "embedded"))
 
 

@@ -62,7 +62,7 @@ def run_id_from(result) -> str:
     return line.split()[3].rstrip(":")
 
 
-@pytest.mark.backends("embedded", "postgres")
+@pytest.mark.backends()
 def test_approve_review_change_approve_cycle(wired, monkeypatch):
     project, live = wired, wired.live
     token = live.token("visual_review:read")
@@ -118,7 +118,7 @@ def test_xdist_sends_one_run_with_every_worker_snapshot(wired):
     assert run["summary"]["total"] == 2
 
 
-@pytest.mark.backends("embedded", "postgres")
+@pytest.mark.backends()
 def test_two_shards_fill_one_run(wired):
     live = wired.live
     env_cli = [sys.executable, "-m", "pytest_visualreview.cli"]

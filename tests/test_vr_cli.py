@@ -57,6 +57,7 @@ def test_the_first_submit_is_all_new_and_exits_1(cli, page, tmp_path):
     assert f"/project/1/visual_review/runs/{outcome.run_id}" in outcome.lines[-1]
 
 
+@pytest.mark.backends()
 def test_auto_approve_writes_a_baseline_file_whose_hashes_are_the_pngs(cli, page, tmp_path):
     shots = capture(page, tmp_path / "shots", SHOTS)
     outcome = cli.submit(shots, branch="feature/login", commit=COMMIT, pr=7, auto_approve=True)
@@ -82,6 +83,7 @@ def test_the_snapshot_report_is_read_in_pages_of_100(cli, page, tmp_path):
     assert len(outcome.results) == 101
 
 
+@pytest.mark.backends()
 def test_shards_fill_one_run_and_complete_exits_1_with_new_snapshots(cli, page, tmp_path, monkeypatch):
     monkeypatch.setenv("JOB_CHECK_RUN_ID", "72855643533")
     code, run_id = cli.run_create(branch="main", commit=COMMIT)

@@ -26,7 +26,6 @@ from .serialize import (
     timeline_entry_json,
     toleration_json,
 )
-from .uploads import upload_target
 
 PREFIX = "/api/projects/{project_id}/visual_review"
 
@@ -174,9 +173,8 @@ def build_router(context: ServerContext) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """Upload targets, each with the size its manifest entry declared (checked on upload
         before decoding)."""
-        base = context.base_url(request)
         sizes = {s.content_hash: (s.width, s.height) for s in reversed(snapshots)}
-        return [upload_target(store.url_secret, base, repo_id, h, size=sizes.get(h)) for h in hashes]
+        return context.upload_targets(request, repo_id, hashes, sizes)
 
     def api_url(request: Request) -> str:
         return context.base_url(request)
@@ -328,6 +326,9 @@ def build_router(context: ServerContext) -> APIRouter:
     def complete_run(
         principal: Write, run_id: str, body: Annotated[CompleteIn | None, Body()] = None
     ) -> dict[str, Any]:
+        pending = runs.get_run(store, principal.project_id, run_id)
+        if pending["status"] == runs.RunStatus.PENDING:
+            context.receive_uploads(pending)
         run = runs.complete_run(store, principal.project_id, run_id)
         if run["status"] == runs.RunStatus.PROCESSING:
             context.worker.notify()

@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import datadir, openapi
 from .auth import authenticate
-from .blobs import open_blobs
+from .blobs import BlobStore, open_blobs
 from .context import ServerContext
 from .errors import ServerError, disk_full, is_disk_full
 from .expiry import DEFAULT_HOURS, PendingExpiry
@@ -73,6 +73,8 @@ def create_app(
     ``pending``) for tests of the worker itself, and is ``serve --no-worker`` on a shared store
     (an API-only replica: workers elsewhere take the jobs); ``diff_workers`` sizes the pool;
     runs left ``pending`` longer than ``pending_expiry_hours`` become ``expired`` (0: never).
+    ``storage`` with ``blob_url`` ``s3://BUCKET/PREFIX`` puts blobs in a bucket and makes uploads
+    presigned POSTs into it.
     """
     context = build_context(
         as_config(storage), public_url=public_url, diff_workers=diff_workers,
@@ -120,8 +122,16 @@ def build_context(
     router adds its own job source when :func:`create_app` installs it)."""
     store = open_store(config)
     blobs = open_blobs(config)
-    if config.data_dir is not None and config.blob_url is None:
+    direct_uploads = None
+    if isinstance(blobs, BlobStore):
         datadir.remove_orphan_temps(blobs.root)  # no write is in flight before the server starts
+    else:  # a bucket (the s3 extra): checked now, and uploads go straight to it
+        from .s3 import S3BlobStore, check_reachable
+        from .s3_uploads import S3Uploads
+
+        assert isinstance(blobs, S3BlobStore)
+        check_reachable(blobs.bucket)
+        direct_uploads = S3Uploads(blobs.bucket)
     worker: Worker
     slices = 1
     if config.shared:
@@ -135,7 +145,10 @@ def build_context(
     worker.add_source(PostHogRuns(store, blobs, slices=slices))
     worker.add_source(PendingExpiry(store, pending_expiry_hours * 3600))
     worker.on_exit.append(store.close)  # the coordinator thread's connection
-    return ServerContext(store=store, blobs=blobs, worker=worker, public_url=public_url)
+    return ServerContext(
+        store=store, blobs=blobs, worker=worker, public_url=public_url,
+        direct_uploads=direct_uploads,
+    )
 
 
 def _gates(store: Store) -> list[Gate]:

@@ -8,12 +8,12 @@ lets review pages use download URLs in ``<img>`` tags.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from .blobs import BlobKeyError
+from .blobs import BlobKeyError, Blobs
 from .context import ServerContext
 from .errors import Invalid, NotFound, TooLarge
 from .limits import BodyLimit
@@ -59,6 +59,22 @@ async def _parse_capped(request: Request) -> FormData:
         raise Invalid(f"malformed multipart body: {exc.message}", attr="body") from None
 
 
+def blob_response(
+    blobs: Blobs, key: str, missing: str, headers: dict[str, str]
+) -> StreamingResponse:
+    """A stored image, streamed from the blob folder or the bucket (404 ``missing`` if absent).
+
+    Streamed through the server rather than redirected to a presigned S3 GET: the review pages'
+    CSP allows images from ``'self'`` only, the page images are authorised by the session cookie,
+    and the bucket never has to be reachable from reviewers' browsers.
+    """
+    try:
+        chunks = blobs.open(key)
+    except (BlobKeyError, FileNotFoundError):
+        raise NotFound(missing, attr="key") from None
+    return StreamingResponse(chunks, media_type="image/png", headers=headers)
+
+
 def install(app: FastAPI, context: ServerContext) -> None:
     context.store.ensure_schema("uploads", MIGRATIONS)
     router = APIRouter(tags=["files"])
@@ -97,23 +113,17 @@ def install(app: FastAPI, context: ServerContext) -> None:
         return Response(status_code=204)
 
     @router.get(
-        BLOB_PATH + "{key}", response_class=FileResponse,
+        BLOB_PATH + "{key}", response_class=StreamingResponse,
         responses={200: {"content": {"image/png": {}}, "description": "the image"},
                    **errors(400, 403, 404, 503)},
     )
     def download(
         key: str, expires: str | None = None, signature: str | None = None
-    ) -> FileResponse:
+    ) -> StreamingResponse:
         verify_download(context.store.url_secret, key, expires, signature)
-        try:
-            path = context.blobs.path(key)
-        except BlobKeyError:
-            raise NotFound("no such blob", attr="key") from None
-        if not path.is_file():
-            raise NotFound("no such blob", attr="key")
-        return FileResponse(
-            path, media_type="image/png",
-            headers={"Cache-Control": "private, max-age=3600", "ETag": f'"{key}"'},
+        return blob_response(
+            context.blobs, key, "no such blob",
+            {"Cache-Control": "private, max-age=3600", "ETag": f'"{key}"'},
         )
 
     app.include_router(router)

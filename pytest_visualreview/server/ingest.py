@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from ..imaging import PNG_SIGNATURE, ImageError, content_hash, decode_image, png_size
-from .blobs import BlobStore
+from .blobs import Blobs
 from .errors import Unavailable
 
 T = TypeVar("T")
@@ -110,7 +110,7 @@ def decode_slot() -> Iterator[None]:
         _decode_slots.release()
 
 
-def store(blobs: BlobStore, blob_key: str, data: bytes, write_row: Callable[[], T]) -> T:
+def store(blobs: Blobs, blob_key: str, data: bytes, write_row: Callable[[], T]) -> T:
     """Write the blob, then the row (``write_row``): a row always has its blob."""
     blobs.put(blob_key, data)
     return write_row()

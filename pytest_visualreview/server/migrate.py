@@ -21,7 +21,7 @@ from typing import Any
 
 from blake3 import blake3
 
-from .blobs import BlobStore, open_blobs
+from .blobs import Blobs, BlobStore, open_blobs
 from .pgstore import PgStore
 from .sentry import db as sentry_db
 from .storage import StorageConfig, StorageError
@@ -127,7 +127,7 @@ def migrate(data_dir: Path, target: StorageConfig, *, log: Any = print) -> dict[
     return counts
 
 
-def copy_blobs(source: BlobStore, target: BlobStore, *, log: Any = print) -> int:
+def copy_blobs(source: BlobStore, target: Blobs, *, log: Any = print) -> int:
     """Copy every blob and read it back: the target's bytes must hash like the source's."""
     copied = 0
     for key in blob_keys(source.root):

@@ -38,7 +38,7 @@ from blake3 import blake3
 from ..imaging import ImageError, decode_image
 from ..settings import Tolerance
 from . import runs
-from .blobs import BlobStore
+from .blobs import Blobs
 from .diffimage import encode_diff_png
 from .errors import is_disk_full
 from .jobs import DISK_FULL_RETRY_SECONDS, PixelPool
@@ -124,7 +124,7 @@ def classify_pair(
 
 
 def diff_snapshot(
-    blobs: BlobStore, snapshot_id: str, baseline: str, current: str, baseline_held: bool,
+    blobs: Blobs, snapshot_id: str, baseline: str, current: str, baseline_held: bool,
     tolerance: Tolerance | None = None,
 ) -> DiffOutcome:
     """Pool entry point: load both images from the blob store, classify, store the diff blob.
@@ -163,7 +163,7 @@ class PostHogRuns:
 
     name = "posthog"
 
-    def __init__(self, store: Store, blobs: BlobStore, *, slices: int = 1) -> None:
+    def __init__(self, store: Store, blobs: Blobs, *, slices: int = 1) -> None:
         self.store = store
         self.blobs = blobs
         self._retry_at: dict[str, float] = {}  # run id -> monotonic time of its next try

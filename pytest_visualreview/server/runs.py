@@ -48,6 +48,8 @@ from .review.lifecycle import (
     expire_pending,
     fail_run,
     finish_processing,
+    missing_baseline_images,
+    missing_uploads,
     recount,
     validate_items,
 )
@@ -69,8 +71,10 @@ __all__ = [
     "RUN_TYPE_RE", "STALE_DETAIL", "ClassificationReason", "ManifestItem", "RecomputeResult",
     "ReviewState", "RunStatus", "SnapshotPage", "SnapshotResult", "active_quarantined",
     "add_snapshots", "approve", "auto_approve", "build_baseline", "complete_run", "counts",
-    "create_run", "expire_pending", "fail_run", "finalize", "finish_processing", "get_run", "get_snapshot",
-    "held_hashes", "list_quarantine", "list_runs", "list_snapshots", "quarantine", "recompute",
-    "recount", "reject", "timeline", "tolerate", "tolerated_hashes", "unquarantine",
+    "create_run", "expire_pending", "fail_run", "finalize", "finish_processing", "get_run",
+    "get_snapshot", "held_hashes", "list_quarantine", "list_runs", "list_snapshots",
+    "missing_baseline_images", "missing_uploads",
+    "quarantine", "recompute", "recount", "reject", "timeline", "tolerate", "tolerated_hashes",
+    "unquarantine",
     "validate_baseline_hashes", "validate_items",
 ]

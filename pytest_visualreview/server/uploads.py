@@ -34,7 +34,7 @@ from typing import Any
 
 from ..imaging import ImageError
 from . import ingest
-from .blobs import BlobStore
+from .blobs import Blobs
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge
 from .store import Store, new_id, now
 from .tokens import b64url, mac, unb64url, verify
@@ -175,7 +175,7 @@ def verify_policy(
 
 def ingest_png(
     store: Store,
-    blobs: BlobStore,
+    blobs: Blobs,
     repo_id: str,
     data: bytes,
     claimed_hash: str,
@@ -247,7 +247,7 @@ def _mark_used(store: Store, policy: UploadPolicy | None) -> None:
 
 def store_artifact(
     store: Store,
-    blobs: BlobStore,
+    blobs: Blobs,
     repo_id: str,
     key: str,
     data: bytes,

@@ -20,7 +20,10 @@ from .conftest import Sentry, png, sha
 from .sentry_cli import ensure_sentry_cli
 from .test_live_api import assert_seed_shape, names
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.backends(),
+]
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,11 @@ dir (SQLite in WAL mode allows that while the server runs), which saves a Python
 With ``database_url`` the server runs on the shared store instead (PostgreSQL for the metadata and
 the job queue, ``data_dir/blobs`` for the blobs), with its worker in-process unless
 ``extra_args`` has ``--no-worker``; tokens and repos then go straight to that database.
+``LiveServer.start(..., s3=moto)`` keeps the blobs in a bucket of a moto S3 server
+(``tests/server/s3_server.py``) under a prefix of the server's own, with uploads going straight
+to the bucket. :data:`BACKENDS` names the two configurations tests marked
+``@pytest.mark.backends`` run on: ``embedded`` (SQLite + folder) and ``shared`` (PostgreSQL +
+S3, as a multi-machine deployment runs), see :func:`start_live`.
 """
 
 from __future__ import annotations
@@ -37,7 +42,11 @@ from pytest_visualreview.server.repos import create_repo
 from pytest_visualreview.server.storage import StorageConfig, open_store
 from pytest_visualreview.server.store import Store
 
+from .s3_server import CREDENTIALS, MotoS3
+
 ALL_SCOPES = ("visual_review:read", "visual_review:write")
+#: The configurations tests marked ``@pytest.mark.backends`` run on (see :func:`start_live`).
+BACKENDS = ("embedded", "shared")
 
 
 def free_port() -> int:
@@ -47,11 +56,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def storage_args(data_dir: Path, database_url: str | None) -> list[str]:
-    """The storage options of a server command for the embedded or the shared store."""
-    if database_url is None:
-        return ["--data-dir", str(data_dir)]
-    return ["--database-url", database_url, "--blob-url", str(data_dir / "blobs")]
+def storage_args(
+    data_dir: Path, database_url: str | None, s3: MotoS3 | None = None, prefix: str = ""
+) -> list[str]:
+    """The storage options of a server command: the data dir or PostgreSQL for the metadata,
+    and the blobs in the data dir's folder or under ``prefix`` in the moto bucket."""
+    metadata = ["--data-dir", str(data_dir)] if database_url is None else ["--database-url", database_url]
+    if s3 is not None:
+        return [*metadata, *s3.server_args(prefix)]
+    return metadata if database_url is None else [*metadata, "--blob-url", str(data_dir / "blobs")]
 
 
 @dataclass
@@ -64,6 +77,8 @@ class LiveServer:
     log_path: Path
     extra_args: tuple[str, ...] = ()
     database_url: str | None = None
+    s3: MotoS3 | None = None
+    s3_prefix: str = ""
     _store: Store | None = field(default=None, repr=False)
 
     @classmethod
@@ -75,9 +90,15 @@ class LiveServer:
         extra_args: tuple[str, ...] = (),
         timeout: float = 30.0,
         database_url: str | None = None,
+        s3: MotoS3 | None = None,
+        s3_prefix: str | None = None,
     ) -> LiveServer:
+        """A server on ``data_dir``; with ``s3``, its blobs in that bucket under ``s3_prefix``
+        (a new prefix of its own unless given, as a restart gives it)."""
         data_dir = Path(data_dir)
-        storage = storage_args(data_dir, database_url)
+        prefix = (s3_prefix or s3.new_prefix()) if s3 is not None else ""
+        storage = storage_args(data_dir, database_url, s3, prefix)
+        env = {**os.environ, **CREDENTIALS} if s3 is not None else None
         data_dir.mkdir(parents=True, exist_ok=True)
         last_error: Exception | None = None
         for _attempt in range(3):  # a free port can be taken between probe and bind
@@ -88,10 +109,10 @@ class LiveServer:
                 [sys.executable, "-m", "pytest_visualreview.cli", "serve",
                  *storage, "--host", "127.0.0.1", "--port", str(chosen),
                  "--log-level", "warning", "--no-access-log", *extra_args],
-                stdout=log, stderr=subprocess.STDOUT,
+                stdout=log, stderr=subprocess.STDOUT, env=env,
             )
             log.close()
-            server = cls(data_dir, chosen, process, log_path, extra_args, database_url)
+            server = cls(data_dir, chosen, process, log_path, extra_args, database_url, s3, prefix)
             try:
                 server.wait_ready(timeout)
                 return server
@@ -112,7 +133,7 @@ class LiveServer:
 
     @property
     def storage(self) -> StorageConfig:
-        """The store this server runs on, as the server commands see it."""
+        """The metadata store this server runs on, as the server commands see it."""
         if self.database_url is None:
             return StorageConfig.embedded(self.data_dir)
         return StorageConfig(database_url=self.database_url, blob_url=str(self.data_dir / "blobs"))
@@ -164,16 +185,24 @@ class LiveServer:
         """A new server process on the same data dir and port."""
         return LiveServer.start(
             self.data_dir, port=self.port, extra_args=self.extra_args, timeout=timeout,
-            database_url=self.database_url,
+            database_url=self.database_url, s3=self.s3, s3_prefix=self.s3_prefix or None,
         )
+
+    def bucket_keys(self, under: str = "") -> list[str]:
+        """Object keys this server has in the bucket (below ``under``, relative to its prefix)."""
+        assert self.s3 is not None, "a folder-backed server has no bucket"
+        start = len(self.s3_prefix) + 1
+        return [k[start:] for k in self.s3.keys(self.s3_prefix) if k[start:].startswith(under)]
 
 
 def start_live(
     data_dir: Path, backend: str, request: Any, **kwargs: Any
 ) -> LiveServer:
     """A live server on ``backend`` (the ``backend`` fixture of tests/conftest.py): a data dir,
-    or a new database in the session's PostgreSQL cluster (the ``postgres`` fixture)."""
-    database_url = None
-    if backend == "postgres":
-        database_url = request.getfixturevalue("postgres").new_database()
-    return LiveServer.start(data_dir, database_url=database_url, **kwargs)
+    or a new database in the session's PostgreSQL cluster (the ``postgres`` fixture) with its
+    blobs under a prefix of its own in the session's moto S3 bucket (the ``moto_s3`` fixture)."""
+    assert backend in BACKENDS, f"unknown backend {backend!r}"
+    if backend == "shared":
+        kwargs.setdefault("database_url", request.getfixturevalue("postgres").new_database())
+        kwargs.setdefault("s3", request.getfixturevalue("moto_s3"))
+    return LiveServer.start(data_dir, **kwargs)

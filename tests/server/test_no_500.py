@@ -16,7 +16,7 @@ AWKWARD: list[Any] = [
     {"nested": {"deep": [1, 2, {"x": None}]}}, True,
 ]
 
-pytestmark = pytest.mark.backends("embedded", "postgres")
+pytestmark = pytest.mark.backends()
 
 @pytest.fixture(scope="module")
 def target(server: LiveServer) -> dict[str, Any]:

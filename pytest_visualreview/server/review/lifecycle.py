@@ -185,13 +185,7 @@ def complete_run(store: Store, project_id: int, run_id: str) -> Row:
         if run["status"] != RunStatus.PENDING:
             return run
         repo_id = str(run["repo_id"])
-        missing = conn.execute(
-            "SELECT rs.identifier, rs.current_hash FROM run_snapshots rs"
-            " LEFT JOIN artifacts a ON a.repo_id = ? AND a.content_hash = rs.current_hash"
-            " WHERE rs.run_id = ? AND rs.result != 'removed' AND a.id IS NULL"
-            " ORDER BY rs.identifier",
-            (repo_id, run_id),
-        ).fetchall()
+        missing = missing_uploads(conn, repo_id, run_id)
         if missing:
             names = ", ".join(
                 f"{r['identifier']} ({r['current_hash'][:12]}…)" for r in missing[:10]
@@ -219,6 +213,30 @@ def complete_run(store: Store, project_id: int, run_id: str) -> Row:
         else:
             recount(conn, run_id)
     return get_run(store, project_id, run_id)
+
+def missing_uploads(conn: Connection, repo_id: str, run_id: str) -> list[Row]:
+    """``(identifier, current_hash)`` of the run's snapshots whose image the repo does not hold."""
+    return conn.execute(
+        "SELECT rs.identifier, rs.current_hash FROM run_snapshots rs"
+        " LEFT JOIN artifacts a ON a.repo_id = ? AND a.content_hash = rs.current_hash"
+        " WHERE rs.run_id = ? AND rs.result != 'removed' AND a.id IS NULL"
+        " ORDER BY rs.identifier",
+        (repo_id, run_id),
+    ).fetchall()
+
+
+def missing_baseline_images(conn: Connection, repo_id: str, run_id: str) -> list[Row]:
+    """``(identifier, content_hash)`` of the run's verified baselines whose image the repo does not
+    hold: :func:`add_snapshots` asks for those uploads too, so changed snapshots can be diffed."""
+    return conn.execute(
+        "SELECT rb.identifier, rb.content_hash FROM run_baselines rb"
+        " JOIN run_snapshots rs ON rs.run_id = rb.run_id AND rs.identifier = rb.identifier"
+        " LEFT JOIN artifacts a ON a.repo_id = ? AND a.content_hash = rb.content_hash"
+        " WHERE rb.run_id = ? AND COALESCE(rb.content_hash, '') != '' AND a.id IS NULL"
+        " ORDER BY rb.identifier",
+        (repo_id, run_id),
+    ).fetchall()
+
 
 def _classify(conn: Connection, run: Row) -> None:
     """PostHog's SnapshotClassifier minus pixels: exact / new / tolerated / to-diff / removed."""

@@ -33,7 +33,7 @@ from PIL import Image
 
 from ...diff import compare as pixel_compare
 from ...imaging import ImageError, decode_image
-from ..blobs import BlobStore
+from ..blobs import Blobs
 from ..errors import is_disk_full
 from ..ingest import Checked, KeyMismatch
 from ..ingest import check as ingest_check
@@ -85,7 +85,7 @@ def check(sha256: str, data: bytes) -> Checked:
         raise IngestError(415, f"body: {exc}") from exc
 
 
-def store_checked(store: Store, blobs: BlobStore, project_id: int, item: Checked) -> bool:
+def store_checked(store: Store, blobs: Blobs, project_id: int, item: Checked) -> bool:
     """Write the blob, then the row (a row always has its blob); False if it was there."""
     if db.get_file(store, project_id, item.key) is not None:
         return False
@@ -107,7 +107,7 @@ def store_checked(store: Store, blobs: BlobStore, project_id: int, item: Checked
     return ingest_store(blobs, item.key, item.data, write_row)
 
 
-def ingest(store: Store, blobs: BlobStore, project_id: int, sha256: str, data: bytes) -> bool:
+def ingest(store: Store, blobs: Blobs, project_id: int, sha256: str, data: bytes) -> bool:
     """Verify and store one uploaded object; returns False if the project already had it."""
     return store_checked(store, blobs, project_id, check(sha256, data))
 
@@ -172,7 +172,7 @@ class PairOutcome:
     mask_bytes: int = 0
 
 
-def diff_pair(blobs: BlobStore, task: PairTask) -> PairOutcome:
+def diff_pair(blobs: Blobs, task: PairTask) -> PairOutcome:
     """Pool entry point: decode both blobs, compare, store the diff mask blob."""
     result = task.result
     try:
@@ -208,7 +208,7 @@ def diff_pair(blobs: BlobStore, task: PairTask) -> PairOutcome:
     return PairOutcome(result, key, len(png))
 
 
-def _load(blobs: BlobStore, blob_key: str | None) -> np.ndarray | None:
+def _load(blobs: Blobs, blob_key: str | None) -> np.ndarray | None:
     if blob_key is None:
         return None
     try:
@@ -275,7 +275,7 @@ def complete_base(store: Store, base: SnapshotRow) -> Manifest:
     return fold(current.manifest, list(reversed(layers))) if layers else current.manifest
 
 
-def run_comparison(store: Store, blobs: BlobStore, comparison_id: int, pool: PixelPool) -> bool:
+def run_comparison(store: Store, blobs: Blobs, comparison_id: int, pool: PixelPool) -> bool:
     """Claim, compute and finish one comparison (FAILED with a message on any error); the pixel
     diffs of its pairs run in the shared worker processes.
 
@@ -341,7 +341,7 @@ class SentryComparisons:
 
     name = "sentry"
 
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, store: Store, blobs: Blobs) -> None:
         self.store = store
         self.blobs = blobs
         self._retry_at: dict[int, float] = {}  # comparison id -> monotonic time of its next try

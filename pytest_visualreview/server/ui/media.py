@@ -9,11 +9,10 @@ hash (a hash from another project's repo is a 404, like any unknown hash).
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
 from starlette.responses import Response
 
-from ..blobs import BlobKeyError
 from ..errors import NotFound
+from ..files import blob_response
 from ..repos import get_repo
 from ..uploads import artifact
 from .common import html_errors, signed_in
@@ -31,19 +30,14 @@ ASSET_CACHE = f"public, max-age={YEAR}, immutable"
 def image(request: Request, repo_id: str, key: str) -> Response:
     context, session = signed_in(request)
     get_repo(context.store, session.project_id, repo_id)
-    row = artifact(context.store, repo_id, key)
-    try:
-        path = context.blobs.path(key)
-    except BlobKeyError:
-        row = None
-    if row is None or not path.is_file():
-        raise NotFound(f"no image {key[:16]}… in this repo")
+    missing = f"no image {key[:16]}… in this repo"
+    if artifact(context.store, repo_id, key) is None:
+        raise NotFound(missing)
     if request.headers.get("if-none-match") == f'"{key}"':
         return Response(status_code=304, headers={"Cache-Control": IMAGE_CACHE, "ETag": f'"{key}"'})
-    return FileResponse(
-        path,
-        media_type="image/png",
-        headers={"Cache-Control": IMAGE_CACHE, "ETag": f'"{key}"', "X-Content-Type-Options": "nosniff"},
+    return blob_response(
+        context.blobs, key, missing,
+        {"Cache-Control": IMAGE_CACHE, "ETag": f'"{key}"', "X-Content-Type-Options": "nosniff"},
     )
 
 

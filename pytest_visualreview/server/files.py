@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from . import uploads
 from .blobs import BlobKeyError, Blobs
 from .context import ServerContext
 from .errors import Invalid, NotFound, TooLarge
@@ -21,7 +22,6 @@ from .openapi import body, errors
 from .uploads import (
     BLOB_PATH,
     MAX_UPLOAD_BYTES,
-    MIGRATIONS,
     UPLOAD_PATH,
     ingest_png,
     verify_download,
@@ -76,7 +76,7 @@ def blob_response(
 
 
 def install(app: FastAPI, context: ServerContext) -> None:
-    context.store.ensure_schema("uploads", MIGRATIONS)
+    uploads.install(context.store)
     router = APIRouter(tags=["files"])
 
     @router.post(

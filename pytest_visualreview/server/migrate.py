@@ -21,12 +21,15 @@ from typing import Any
 
 from blake3 import blake3
 
+from . import uploads
 from .blobs import Blobs, BlobStore, open_blobs
 from .pgstore import PgStore
 from .sentry import db as sentry_db
 from .storage import StorageConfig, StorageError
 from .store import Store
 
+#: Modules with tables of their own (``install(store)``: ``ensure_schema`` of their namespace).
+NAMESPACED = (sentry_db, uploads)
 #: Rows the target's seed wrote that the source's replace (same ids / keys).
 SEEDED = ("organizations", "projects", "settings")
 #: Tables that say a database is in use; any row in one of them makes the target "not empty".
@@ -88,10 +91,11 @@ def migrate(data_dir: Path, target: StorageConfig, *, log: Any = print) -> dict[
     if not (data_dir / "visualreview.sqlite3").is_file():
         raise MigrateError(f"--from {data_dir}: no embedded store there (visualreview.sqlite3)")
     source = Store(data_dir)
-    source.ensure_schema(sentry_db.NAMESPACE, sentry_db.MIGRATIONS)
     assert target.database_url is not None
     dest = PgStore(target.database_url)
-    dest.ensure_schema(sentry_db.NAMESPACE, sentry_db.MIGRATIONS)
+    for store in (source, dest):  # the routers' own tables, as a server start creates them
+        for namespace in NAMESPACED:
+            namespace.install(store)
     if source.schema_version != dest.schema_version:
         raise MigrateError(f"schema versions differ ({source.schema_version} here, "
                            f"{dest.schema_version} there): run the same pytest-visualreview")

@@ -48,12 +48,18 @@ DOWNLOAD_EXPIRES_SECONDS = 3600
 _SIZE_RE = re.compile(r"^([1-9][0-9]{0,5})x([1-9][0-9]{0,5})$")
 
 #: Signatures of policies whose upload stored its blob (``uploads`` namespace of the store).
+NAMESPACE = "uploads"
 MIGRATIONS = [
     """
     CREATE TABLE upload_uses (signature TEXT PRIMARY KEY, expires INTEGER NOT NULL);
     CREATE INDEX upload_uses_expires ON upload_uses (expires);
     """,
 ]
+
+
+def install(store: Store) -> None:
+    """Create or upgrade the ``upload_uses`` table (idempotent; called when files are mounted)."""
+    store.ensure_schema(NAMESPACE, MIGRATIONS)
 
 
 def blob_key(repo_id: str, content_hash_: str) -> str:

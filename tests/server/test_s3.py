@@ -29,7 +29,7 @@ def policy_of(target: dict[str, Any]) -> dict[str, Any]:
 
 
 def artifacts(server: LiveServer, repo_id: str) -> set[str]:
-    rows = Store(server.data_dir).query(
+    rows = server.store.query(
         "SELECT content_hash FROM artifacts WHERE repo_id = ?", (repo_id,)
     )
     return {str(r["content_hash"]) for r in rows}
@@ -171,4 +171,4 @@ def test_serve_with_a_bucket_it_cannot_reach_or_a_bad_blob_url_exits_2_in_one_li
     assert len(missing.stderr.strip().splitlines()) == 1
     bad = serve(server, "--blob-url", "ftp://somewhere/x")
     assert bad.returncode == 2
-    assert "use s3://BUCKET/PREFIX or file:///PATH" in bad.stderr
+    assert "use s3://BUCKET/PREFIX, file:///ABSOLUTE/PATH or a folder" in bad.stderr

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_visualreview.server.store import Store
 from pytest_visualreview.server.ui.session import SESSION_COOKIE, sign_in
 
 from .live_server import LiveServer
@@ -84,7 +83,7 @@ def test_images_go_to_the_bucket_never_through_the_api_and_are_verified_at_compl
     served = requests.get(snap["current_artifact"]["download_url"], timeout=10)
     assert served.status_code == 200
     assert served.content == images["home"].png
-    cookie, _ = sign_in(Store(server.data_dir), client.token)
+    cookie, _ = sign_in(server.store, client.token)
     page_image = requests.get(
         f"{server.url}/ui/repos/{client.repo_id}/images/{images['cart'].hash}",
         cookies={SESSION_COOKIE: cookie}, timeout=10,

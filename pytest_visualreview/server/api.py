@@ -262,7 +262,7 @@ def build_router(context: ServerContext) -> APIRouter:
             baseline_hashes=body.baseline_hashes, purpose=body.purpose, metadata=body.metadata,
             is_partial=body.is_partial,
         )
-        return {"run_id": run["id"], "uploads": uploads(request, str(run["repo_id"]), hashes)}
+        return {"run_id": run.id, "uploads": uploads(request, str(run.repo_id), hashes)}
 
     @router.get("/runs/{run_id}/")
     def get_run(principal: Read, run_id: str) -> dict[str, Any]:
@@ -279,7 +279,7 @@ def build_router(context: ServerContext) -> APIRouter:
         run = runs.get_run(store, principal.project_id, run_id)
         return {
             "added": added,
-            "uploads": uploads(request, str(run["repo_id"]), hashes),
+            "uploads": uploads(request, str(run.repo_id), hashes),
             "story_index_upload": None,
         }
 
@@ -288,7 +288,7 @@ def build_router(context: ServerContext) -> APIRouter:
         principal: Write, run_id: str, body: Annotated[CompleteIn | None, Body()] = None
     ) -> dict[str, Any]:
         run = runs.complete_run(store, principal.project_id, run_id)
-        if run["status"] == runs.RunStatus.PROCESSING:
+        if run.status == runs.RunStatus.PROCESSING:
             context.worker.notify()
         return run_json(store, run)
 
@@ -304,7 +304,7 @@ def build_router(context: ServerContext) -> APIRouter:
             snapshot_id=snapshot_id,
         )
         run = runs.get_run(store, principal.project_id, run_id)
-        results = snapshots_json(store, str(run["repo_id"]), page.rows, url_for(request))
+        results = snapshots_json(store, str(run.repo_id), page.rows, url_for(request))
         params = {"include_quarantined": str(include_quarantined).lower()
                   if include_quarantined else None,
                   "exclude_unchanged": str(exclude_unchanged).lower()
@@ -329,11 +329,11 @@ def build_router(context: ServerContext) -> APIRouter:
     ) -> dict[str, Any]:
         run = runs.get_run(store, principal.project_id, run_id)
         count, rows = runs.timeline(
-            store, principal.project_id, str(run["repo_id"]), str(run["run_type"]), identifier,
+            store, principal.project_id, str(run.repo_id), str(run.run_type), identifier,
             limit=limit, offset=offset,
         )
         keys = [str(r["current_hash"]) for r in rows]
-        artifacts = artifacts_by_hash(store, str(run["repo_id"]), keys)
+        artifacts = artifacts_by_hash(store, str(run.repo_id), keys)
         results = [timeline_entry_json(r, artifacts, url_for(request)) for r in rows]
         return page_json(page_base(request), {"identifier": identifier}, count, limit, offset,
                          results)
@@ -377,7 +377,7 @@ def build_router(context: ServerContext) -> APIRouter:
             store, principal.project_id, run_id, body.snapshot_id, token_id=principal.token_id
         )
         run = runs.get_run(store, principal.project_id, run_id)
-        return snapshots_json(store, str(run["repo_id"]), [row], url_for(request))[0]
+        return snapshots_json(store, str(run.repo_id), [row], url_for(request))[0]
 
     @router.post("/runs/{run_id}/reject/")
     def reject(
@@ -388,7 +388,7 @@ def build_router(context: ServerContext) -> APIRouter:
             comment=body.comment,
         )
         run = runs.get_run(store, principal.project_id, run_id)
-        return snapshots_json(store, str(run["repo_id"]), [row], url_for(request))[0]
+        return snapshots_json(store, str(run.repo_id), [row], url_for(request))[0]
 
     @router.post("/runs/{run_id}/recompute/")
     def recompute(principal: Write, run_id: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from . import runs
 from .blobs import BlobStore
 from .diffimage import encode_diff_png
 from .jobs import PixelPool
+from .review.contracts import Run
 from .review.enums import ClassificationReason, SnapshotResult
 from .store import Connection, Row, Store, dumps, new_id, now
 
@@ -166,10 +167,11 @@ class PostHogRuns:
         never waits on the database. Rows are walked by ``seq`` so a batch in flight is not
         fetched twice.
         """
-        run = self.store.query_one("SELECT * FROM runs WHERE id = ?", (run_id,))
-        if run is None or run["status"] != runs.RunStatus.PROCESSING:
+        row = self.store.query_one("SELECT * FROM runs WHERE id = ?", (run_id,))
+        run = None if row is None else Run.from_row(row)
+        if run is None or run.status != runs.RunStatus.PROCESSING:
             return
-        repo_id = str(run["repo_id"])
+        repo_id = str(run.repo_id)
         cursor = -1
         in_flight: tuple[list[Row], list[Future[list[DiffOutcome]]]] | None = None
         while not stopping.is_set():
@@ -213,10 +215,10 @@ class PostHogRuns:
         ]
 
     def _write(
-        self, run: Row, batch: list[Row], outcomes: list[DiffOutcome]
+        self, run: Run, batch: list[Row], outcomes: list[DiffOutcome]
     ) -> None:
         """Commit a batch's results (diff blobs are already on disk) in one transaction."""
-        repo_id = str(run["repo_id"])
+        repo_id = str(run.repo_id)
         by_id = {str(r["id"]): r for r in batch}
         stamp = now()
         with self.store.transaction() as conn:
@@ -245,18 +247,18 @@ class PostHogRuns:
                      outcome.diff_key, dumps(outcome.diff_metadata),
                      tolerated_id, review_state, outcome.snapshot_id),
                 )
-            runs.recount(conn, str(run["id"]))
+            runs.recount(conn, str(run.id))
 
 
 def _mint_auto_toleration(
-    conn: Connection, run: Row, row: Row, outcome: DiffOutcome,
+    conn: Connection, run: Run, row: Row, outcome: DiffOutcome,
     stamp: str,
 ) -> str:
     """Remember a below-threshold pair so future runs classify it without diffing."""
     existing = conn.execute(
         "SELECT id FROM tolerated_hashes WHERE repo_id = ? AND identifier = ?"
         " AND baseline_hash = ? AND alternate_hash = ?",
-        (run["repo_id"], row["identifier"], row["baseline_hash"], row["current_hash"]),
+        (run.repo_id, row["identifier"], row["baseline_hash"], row["current_hash"]),
     ).fetchone()
     if existing is not None:
         return str(existing["id"])
@@ -265,7 +267,7 @@ def _mint_auto_toleration(
         "INSERT INTO tolerated_hashes (id, repo_id, identifier, baseline_hash, alternate_hash,"
         " reason, source_run_id, diff_percentage, created_at)"
         " VALUES (?, ?, ?, ?, ?, 'auto_threshold', ?, ?, ?)",
-        (tol_id, run["repo_id"], row["identifier"], row["baseline_hash"], row["current_hash"],
-         run["id"], outcome.diff_percentage, stamp),
+        (tol_id, run.repo_id, row["identifier"], row["baseline_hash"], row["current_hash"],
+         run.id, outcome.diff_percentage, stamp),
     )
     return tol_id

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from .imaging import as_rgba
 
-__all__ = ["MAX_YIQ_DELTA", "DiffResult", "compare", "ssim"]
+__all__ = ["MAX_YIQ_DELTA", "DiffResult", "IndexedImage", "compare", "ssim"]
 
 #: Maximum of pixelmatch's YIQ quadratic form; ``maxDelta = 35215 * threshold**2``.
 MAX_YIQ_DELTA = 35215
@@ -94,6 +94,25 @@ _BORDERLINE = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
+class IndexedImage:
+    """A diff image as palette indices: ``palette[index]`` is the RGBA picture, pixel for pixel.
+
+    A pixelmatch diff is a faded grey copy of img1 with at most three paint colours, so greys index
+    their own level and the paint colours take the free slots below the darkest grey. Built this
+    way the picture costs one byte per pixel and no pass to find its colours afterwards, and the
+    server's indexed diff PNG deflates a quarter of the bytes of RGBA (``server/diffimage.py``).
+    """
+
+    index: npt.NDArray[np.uint8]  # H×W
+    palette: npt.NDArray[np.uint8]  # 256×4 RGBA
+
+    def rgba(self) -> npt.NDArray[np.uint8]:
+        """The same picture as an H×W×4 RGBA array."""
+        result: npt.NDArray[np.uint8] = self.palette[self.index]
+        return result
+
+
+@dataclass(frozen=True, eq=False)
 class DiffResult:
     """What a comparison found. Sizes are (width, height); counts are over the padded canvas.
 
@@ -112,6 +131,7 @@ class DiffResult:
     count_is_exact: bool = True
     within_budget: bool | None = None
     identical: bool = field(default=False)
+    diff_indexed: IndexedImage | None = None
 
 
 def compare(
@@ -128,6 +148,7 @@ def compare(
     checkerboard: bool = False,
     diff_image: bool = True,
     max_diff_pixels: int | None = None,
+    indexed: bool = False,
 ) -> DiffResult:
     """Compare two RGBA images the way pixelmatch does and count the differing pixels.
 
@@ -140,6 +161,10 @@ def compare(
     is always right and the count is exact when it is within, but anti-aliasing work stops once the
     count is over (then ``count_is_exact`` is False). With ``diff_image=True`` the work never stops
     early, because the picture must be complete.
+
+    ``indexed=True`` asks for the picture as ``diff_indexed`` (an :class:`IndexedImage`) instead
+    of ``diff_image``; it comes as ``diff_image`` anyway when it does not fit a palette (a
+    ``diff_mask``, or greys so dark that no slot is left for the paint colours).
     """
     img1 = as_rgba(expected, name="expected")
     img2 = as_rgba(actual, name="actual")
@@ -167,25 +192,25 @@ def compare(
     neq = np.not_equal(a32, b32)
     identical = not neq.any()
 
-    out32: _U32A | None = None
-    if diff_image:
-        if opts.diff_mask:
-            out32 = np.zeros(total, dtype=_U32)
-        else:
-            out32 = _gray_background(a32, opts)
+    canvas = _Canvas.make(a32, opts, indexed=indexed) if diff_image else None
 
     if identical:
         count, exact = 0, True
     else:
         ctx = _Context(a32, b32, img1.reshape(-1, 4), img2.reshape(-1, 4), width, height, opts)
-        count, exact = _count(ctx, neq, out32, stop_early=not diff_image)
+        count, exact = _count(ctx, neq, canvas, stop_early=not diff_image)
 
     budget = opts.max_diff_pixels
+    picture = None if canvas is None or canvas.palette is not None else canvas.pixels
     return DiffResult(
         diff_pixel_count=count,
         total_pixels=total,
         diff_ratio=count / total,
-        diff_image=None if out32 is None else out32.view(np.uint8).reshape(height, width, 4),
+        diff_image=None if picture is None else picture.view(np.uint8).reshape(height, width, 4),
+        diff_indexed=(
+            None if canvas is None or canvas.palette is None
+            else IndexedImage(canvas.pixels.reshape(height, width), canvas.palette)
+        ),
         expected_size=expected_size,
         actual_size=actual_size,
         size_mismatch=size_mismatch,
@@ -288,6 +313,41 @@ def _pad_to_common_size(
 
 
 # --------------------------------------------------------------------------------------------
+# The diff image being painted
+
+
+@dataclass
+class _Canvas:
+    """The diff picture being drawn: RGBA uint32 pixels, or uint8 indices into ``palette``; the
+    paint values (AA, diff, alt) are pixels or palette slots to match."""
+
+    pixels: npt.NDArray[Any]
+    aa: Any
+    diff: Any
+    alt: Any
+    palette: _U8 | None = None
+
+    @classmethod
+    def make(cls, a32: _U32A, opts: _Options, *, indexed: bool) -> _Canvas:
+        if opts.diff_mask:
+            return cls(np.zeros(a32.size, dtype=_U32), opts.aa_u32, opts.diff_u32, opts.alt_u32)
+        levels = _gray_background(a32, opts)
+        paints = list(dict.fromkeys(int(c) for c in (opts.aa_u32, opts.diff_u32, opts.alt_u32)))
+        if indexed and int(levels.min()) >= len(paints):  # slots 0.. are free for the paints
+            palette = np.empty((256, 4), dtype=np.uint8)
+            palette[:, :3] = np.arange(256, dtype=np.uint8)[:, None]
+            palette[:, 3] = 255
+            palette[: len(paints)] = np.array(paints, dtype=_U32).view(np.uint8).reshape(-1, 4)
+            slot = {colour: np.uint8(i) for i, colour in enumerate(paints)}
+            return cls(
+                levels, slot[int(opts.aa_u32)], slot[int(opts.diff_u32)], slot[int(opts.alt_u32)],
+                palette,
+            )
+        pixels: _U32A = (levels.astype(_U32) * np.uint32(0x010101)) | _ALPHA_OPAQUE
+        return cls(pixels, opts.aa_u32, opts.diff_u32, opts.alt_u32)
+
+
+# --------------------------------------------------------------------------------------------
 # Counting
 
 
@@ -302,7 +362,7 @@ class _Context:
     opts: _Options
 
 
-def _count(ctx: _Context, neq: _BOOL, out32: _U32A | None, *, stop_early: bool) -> tuple[int, bool]:
+def _count(ctx: _Context, neq: _BOOL, out: _Canvas | None, *, stop_early: bool) -> tuple[int, bool]:
     """Walk the image in row bands: YIQ delta of differing pixels, then AA on those over threshold.
 
     Differing pixels are handled in chunks small enough for their float temporaries to stay in
@@ -330,23 +390,24 @@ def _count(ctx: _Context, neq: _BOOL, out32: _U32A | None, *, stop_early: bool) 
             else:
                 real = ~_antialiased_either(ctx, cand)
             count += int(np.count_nonzero(real))
-            if out32 is not None:
-                _paint(out32, cand, real, darker[over], opts)
+            if out is not None:
+                _paint(out, cand, real, darker[over], opts)
             if budget is not None and count > budget:
                 finished = hi >= total and start + _CHUNK >= band_idx.size
                 return count, finished
     return count, True
 
 
-def _paint(out32: _U32A, cand: _I64, real: _BOOL, darker: _BOOL, opts: _Options) -> None:
+def _paint(out: _Canvas, cand: _I64, real: _BOOL, darker: _BOOL, opts: _Options) -> None:
     """Draw AA pixels (not in a mask) and real differences the way pixelmatch's drawPixel does."""
+    pixels = out.pixels
     if not opts.diff_mask:
-        out32[cand[~real]] = opts.aa_u32
+        pixels[cand[~real]] = out.aa
     if opts.alt_u32 == opts.diff_u32:
-        out32[cand[real]] = opts.diff_u32
+        pixels[cand[real]] = out.diff
     else:
-        out32[cand[real & ~darker]] = opts.diff_u32
-        out32[cand[real & darker]] = opts.alt_u32
+        pixels[cand[real & ~darker]] = out.diff
+        pixels[cand[real & darker]] = out.alt
 
 
 def _channels(px: _U32A) -> tuple[_F64, _F64, _F64, _F64]:
@@ -792,8 +853,9 @@ def _brightness_delta_v7(img8: npt.NDArray[np.uint8], cand: _I64, nidx: _I64) ->
 # Diff image background
 
 
-def _gray_values(px: _U32A, opts: _Options) -> _U32A:
-    """pixelmatch's drawGrayPixel per pixel, as opaque grey RGBA uint32 (JS stores truncate)."""
+def _gray_values(px: _U32A, opts: _Options) -> _U8:
+    """pixelmatch's drawGrayPixel per pixel, as the grey level of an opaque grey pixel (JS stores
+    truncate)."""
     y = _Y_RG[px & 0xFFFF] + _Y_B[(px >> 16) & 0xFF]
     a = (px >> 24).astype(np.float64)
     y -= 255
@@ -806,17 +868,16 @@ def _gray_values(px: _U32A, opts: _Options) -> _U32A:
         a /= 255
         y *= a
     y += 255
-    val = y.astype(np.uint32)
-    result: _U32A = (val * np.uint32(0x010101)) | _ALPHA_OPAQUE
+    result: _U8 = y.astype(np.uint8)
     return result
 
 
-def _gray_background(a32: _U32A, opts: _Options) -> _U32A:
-    """The faded grey copy of img1 under the diff. Screenshots are mostly runs of equal pixels, so
-    the grey is computed once per run and repeated; busy bands fall back to a dense pass. Bands
-    of 128 K pixels keep each pass in the CPU cache."""
+def _gray_background(a32: _U32A, opts: _Options) -> _U8:
+    """The grey levels of the faded copy of img1 under the diff. Screenshots are mostly runs of
+    equal pixels, so the grey is computed once per run and repeated; busy bands fall back to a
+    dense pass. Bands of 128 K pixels keep each pass in the CPU cache."""
     n = a32.size
-    out = np.empty(n, dtype=_U32)
+    out = np.empty(n, dtype=np.uint8)
     band = 1 << 17
     for lo in range(0, n, band):
         chunk = a32[lo : lo + band]

@@ -174,3 +174,41 @@ def test_decode_image_takes_png_and_jpeg_behind_one_guard() -> None:
     Image.new("L", (8000, 7000)).save(big, format="JPEG")  # 56 M pixels, over the limit
     with pytest.raises(ImageError, match="pixel limit|decompression-bomb"):
         decode_image(big.getvalue())
+
+
+def _saved(image: Image.Image, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+def _pil_pixels(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return imaging.pil_to_rgba(image)
+
+
+@pytest.mark.skipif(imaging._spng is None, reason="libspng (the server extra) is not installed")
+def test_libspng_decodes_rgba_and_rgb_to_pils_pixels() -> None:
+    rng = np.random.default_rng(7)
+    rgba = rng.integers(0, 256, size=(37, 53, 4), dtype=np.uint8)
+    rgba[:10] = (10, 200, 30, 255)  # flat rows, the usual screenshot case
+    for data in (
+        _saved(Image.fromarray(rgba, "RGBA")),
+        _saved(Image.fromarray(rgba, "RGBA"), compress_level=9, optimize=True),
+        _saved(Image.fromarray(rgba[..., :3].copy(), "RGB")),
+    ):
+        assert imaging._spng_decodes(data)
+        assert np.array_equal(imaging.decode_png(data), _pil_pixels(data))
+
+
+def test_other_png_kinds_keep_pils_conversions() -> None:
+    grey = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8), "L")
+    rgb = Image.fromarray(np.zeros((4, 4, 3), dtype=np.uint8), "RGB")
+    for data in (
+        _saved(grey),
+        _saved(grey.convert("P")),
+        _saved(rgb, transparency=(0, 0, 0)),  # an RGB transparency key (tRNS)
+        _saved(Image.fromarray(np.full((4, 4), 40000, dtype=np.uint16))),  # 16-bit grey
+    ):
+        assert not imaging._spng_decodes(data)
+        assert np.array_equal(imaging.decode_png(data), _pil_pixels(data))

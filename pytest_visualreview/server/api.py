@@ -299,8 +299,8 @@ def build_router(context: ServerContext) -> APIRouter:
             is_partial=body.is_partial,
         )
         return {
-            "run_id": run["id"],
-            "uploads": uploads(request, str(run["repo_id"]), hashes, body.snapshots),
+            "run_id": run.id,
+            "uploads": uploads(request, str(run.repo_id), hashes, body.snapshots),
         }
 
     @router.get("/runs/{run_id}/")
@@ -318,7 +318,7 @@ def build_router(context: ServerContext) -> APIRouter:
         run = runs.get_run(store, principal.project_id, run_id)
         return {
             "added": added,
-            "uploads": uploads(request, str(run["repo_id"]), hashes, body.snapshots),
+            "uploads": uploads(request, str(run.repo_id), hashes, body.snapshots),
             "story_index_upload": None,
         }
 
@@ -327,10 +327,10 @@ def build_router(context: ServerContext) -> APIRouter:
         principal: Write, run_id: str, body: Annotated[CompleteIn | None, Body()] = None
     ) -> dict[str, Any]:
         pending = runs.get_run(store, principal.project_id, run_id)
-        if pending["status"] == runs.RunStatus.PENDING:
+        if pending.status == runs.RunStatus.PENDING:
             context.receive_uploads(pending)
         run = runs.complete_run(store, principal.project_id, run_id)
-        if run["status"] == runs.RunStatus.PROCESSING:
+        if run.status == runs.RunStatus.PROCESSING:
             context.worker.notify()
         return run_json(store, run)
 
@@ -346,7 +346,7 @@ def build_router(context: ServerContext) -> APIRouter:
             snapshot_id=snapshot_id,
         )
         run = runs.get_run(store, principal.project_id, run_id)
-        results = snapshots_json(store, str(run["repo_id"]), page.rows, url_for(request))
+        results = snapshots_json(store, str(run.repo_id), page.rows, url_for(request))
         params = {"include_quarantined": str(include_quarantined).lower()
                   if include_quarantined else None,
                   "exclude_unchanged": str(exclude_unchanged).lower()
@@ -371,11 +371,11 @@ def build_router(context: ServerContext) -> APIRouter:
     ) -> dict[str, Any]:
         run = runs.get_run(store, principal.project_id, run_id)
         count, rows = runs.timeline(
-            store, principal.project_id, str(run["repo_id"]), str(run["run_type"]), identifier,
+            store, principal.project_id, str(run.repo_id), str(run.run_type), identifier,
             limit=limit, offset=offset,
         )
         keys = [str(r["current_hash"]) for r in rows]
-        artifacts = artifacts_by_hash(store, str(run["repo_id"]), keys)
+        artifacts = artifacts_by_hash(store, str(run.repo_id), keys)
         results = [timeline_entry_json(r, artifacts, url_for(request)) for r in rows]
         return page_json(page_base(request), {"identifier": identifier}, count, limit, offset,
                          results)
@@ -419,7 +419,7 @@ def build_router(context: ServerContext) -> APIRouter:
             store, principal.project_id, run_id, body.snapshot_id, token_id=principal.token_id
         )
         run = runs.get_run(store, principal.project_id, run_id)
-        return snapshots_json(store, str(run["repo_id"]), [row], url_for(request))[0]
+        return snapshots_json(store, str(run.repo_id), [row], url_for(request))[0]
 
     @router.post("/runs/{run_id}/reject/", responses=REVIEWS)
     def reject(
@@ -430,7 +430,7 @@ def build_router(context: ServerContext) -> APIRouter:
             comment=body.comment,
         )
         run = runs.get_run(store, principal.project_id, run_id)
-        return snapshots_json(store, str(run["repo_id"]), [row], url_for(request))[0]
+        return snapshots_json(store, str(run.repo_id), [row], url_for(request))[0]
 
     @router.post("/runs/{run_id}/recompute/", responses=WRITES)
     def recompute(principal: Write, run_id: str) -> dict[str, Any]:

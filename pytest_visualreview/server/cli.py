@@ -120,5 +120,5 @@ def cmd_repo_create(args: argparse.Namespace) -> int:
     except ServerError as exc:
         print(f"visualreview repo create: {exc.detail}", file=sys.stderr)
         return 2
-    print(repo["id"])
+    print(repo.id)
     return 0

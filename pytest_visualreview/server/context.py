@@ -13,8 +13,9 @@ from fastapi import Request
 
 from .blobs import Blobs
 from .jobs import Worker
+from .review.contracts import Run
 from .s3_uploads import S3Uploads
-from .store import Row, Store
+from .store import Store
 from .uploads import download_url, upload_target
 
 
@@ -53,7 +54,7 @@ class ServerContext:
             for h in hashes
         ]
 
-    def receive_uploads(self, run: Row) -> None:
+    def receive_uploads(self, run: Run) -> None:
         """Before ``complete``: verify the run's images uploaded straight to the bucket."""
         if self.direct_uploads is not None:
             self.direct_uploads.receive(self.store, self.blobs, run)

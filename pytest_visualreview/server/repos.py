@@ -8,12 +8,12 @@ a ``snapshots.yml`` the server never signed; without it such entries count as "n
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from . import signing
 from .errors import Invalid, NotFound
-from .store import Store, dumps, loads, new_id, now
+from .review.contracts import Repo
+from .store import Store, dumps, new_id, now
 
 NAME_MAX = 255
 
@@ -25,7 +25,7 @@ def create_repo(
     *,
     external_id: int | None = None,
     trust_unsigned: bool = False,
-) -> sqlite3.Row:
+) -> Repo:
     """Create a repo named ``name`` (usually ``owner/name``) in ``project_id``."""
     name = name.strip()
     if not name or len(name) > NAME_MAX:
@@ -48,23 +48,23 @@ def create_repo(
     return get_repo(store, project_id, repo_id)
 
 
-def get_repo(store: Store, project_id: int, repo_id: str, *, attr: str = "repo_id") -> sqlite3.Row:
+def get_repo(store: Store, project_id: int, repo_id: str, *, attr: str = "repo_id") -> Repo:
     """The repo, or 404 when it does not exist in this project."""
     row = store.query_one(
         "SELECT * FROM repos WHERE id = ? AND project_id = ?", (str(repo_id), project_id)
     )
     if row is None:
         raise NotFound(f"repo {repo_id} not found", attr=attr)
-    return row
+    return Repo.from_row(row)
 
 
-def list_repos(store: Store, project_id: int) -> list[sqlite3.Row]:
-    return store.query(
+def list_repos(store: Store, project_id: int) -> list[Repo]:
+    return [Repo.from_row(row) for row in store.query(
         "SELECT * FROM repos WHERE project_id = ? ORDER BY created_at", (project_id,)
-    )
+    )]
 
 
-def update_repo(store: Store, project_id: int, repo_id: str, **changes: Any) -> sqlite3.Row:
+def update_repo(store: Store, project_id: int, repo_id: str, **changes: Any) -> Repo:
     """Update settable fields: ``repo_full_name``, ``baseline_file_paths``,
     ``trust_unsigned_baselines``, ``default_branches``."""
     get_repo(store, project_id, repo_id)
@@ -100,15 +100,9 @@ def update_repo(store: Store, project_id: int, repo_id: str, **changes: Any) -> 
     return get_repo(store, project_id, repo_id)
 
 
-def signing_keys(repo: sqlite3.Row) -> dict[str, str]:
-    keys = loads(repo["signing_keys"])
-    return {str(k): str(v) for k, v in keys.items()}
-
-
 def rotate_key(store: Store, project_id: int, repo_id: str) -> str:
     """Add a new signing key (it becomes active if its kid sorts last); old tokens still verify."""
-    repo = get_repo(store, project_id, repo_id)
-    keys = signing_keys(repo)
+    keys = dict(get_repo(store, project_id, repo_id).signing_keys)
     kid, secret = signing.new_key()
     while kid in keys or kid < max(keys, default=""):
         kid, secret = signing.new_key()
@@ -121,21 +115,17 @@ def rotate_key(store: Store, project_id: int, repo_id: str) -> str:
     return kid
 
 
-def default_branches(repo: sqlite3.Row) -> list[str]:
-    return [str(b) for b in loads(repo["default_branches"]) or ["main", "master"]]
-
-
-def repo_json(repo: sqlite3.Row) -> dict[str, Any]:
+def repo_json(repo: Repo) -> dict[str, Any]:
     """The repo as the API returns it (keys are never exposed)."""
     return {
-        "id": repo["id"],
-        "repo_external_id": repo["repo_external_id"],
-        "repo_full_name": repo["repo_full_name"],
-        "baseline_file_paths": loads(repo["baseline_file_paths"]),
+        "id": repo.id,
+        "repo_external_id": repo.repo_external_id,
+        "repo_full_name": repo.repo_full_name,
+        "baseline_file_paths": repo.baseline_file_paths,
         "enable_pr_comments": False,
         "debt_digest_enabled": False,
-        "trust_unsigned_baselines": bool(repo["trust_unsigned_baselines"]),
-        "default_branches": default_branches(repo),
-        "created_at": repo["created_at"],
-        "updated_at": repo["updated_at"],
+        "trust_unsigned_baselines": repo.trust_unsigned_baselines,
+        "default_branches": repo.default_branches,
+        "created_at": repo.created_at,
+        "updated_at": repo.updated_at,
     }

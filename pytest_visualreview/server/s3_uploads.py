@@ -31,8 +31,9 @@ from typing import Any
 from . import runs
 from .blobs import Blobs
 from .errors import Invalid, NotFound, TooLarge
+from .review.contracts import Run
 from .s3 import S3Bucket
-from .store import Row, Store
+from .store import Store
 from .uploads import MAX_UPLOAD_BYTES, UPLOAD_EXPIRES_SECONDS, blob_key, ingest_png
 
 #: Objects fetched and verified at once at ``complete`` (network-bound; decoding is short).
@@ -70,9 +71,9 @@ class S3Uploads:
         )
         return {"content_hash": content_hash, "url": post["url"], "fields": post["fields"]}
 
-    def receive(self, store: Store, blobs: Blobs, run: Row) -> None:
+    def receive(self, store: Store, blobs: Blobs, run: Run) -> None:
         """Verify and ingest the run's uploaded objects; fail the run if one lies about its hash."""
-        repo_id, run_id = str(run["repo_id"]), str(run["id"])
+        repo_id, run_id = run.repo_id, run.id
         with store.transaction() as conn:
             missing = runs.missing_uploads(conn, repo_id, run_id)
             missing += runs.missing_baseline_images(conn, repo_id, run_id)

@@ -13,80 +13,81 @@ from urllib.parse import urlencode
 
 from .auth import principal_summary
 from .processing import waiting_diffs
+from .review.contracts import Artifact, Quarantine, Run, Toleration
 from .store import Store, loads
 
 UrlFor = Callable[[str], str]
 
 
-def run_json(store: Store, run: sqlite3.Row) -> dict[str, Any]:
+def run_json(store: Store, run: Run) -> dict[str, Any]:
     """PostHog ``Run``, plus ``diffs_waiting`` / ``waiting_reason`` (ours): the snapshots of a
     ``processing`` run not diffed yet and, when the disk being full holds them, why."""
     waiting, reason = (
-        waiting_diffs(store, str(run["id"])) if run["status"] == "processing" else (0, None)
+        waiting_diffs(store, str(run.id)) if run.status == "processing" else (0, None)
     )
     return {
-        "approved_by": principal_summary(store, run["approved_by_token_id"])
-        if run["approved"]
+        "approved_by": principal_summary(store, run.approved_by_token_id)
+        if run.approved
         else None,
-        "id": run["id"],
-        "repo_id": run["repo_id"],
-        "status": run["status"],
-        "run_type": run["run_type"],
-        "commit_sha": run["commit_sha"],
-        "branch": run["branch"],
-        "pr_number": run["pr_number"],
-        "approved": bool(run["approved"]),
-        "approved_at": run["approved_at"],
+        "id": run.id,
+        "repo_id": run.repo_id,
+        "status": run.status,
+        "run_type": run.run_type,
+        "commit_sha": run.commit_sha,
+        "branch": run.branch,
+        "pr_number": run.pr_number,
+        "approved": bool(run.approved),
+        "approved_at": run.approved_at,
         "summary": {
-            "total": run["total_snapshots"],
-            "changed": run["changed_count"],
-            "new": run["new_count"],
-            "removed": run["removed_count"],
-            "unchanged": run["unchanged_count"],
-            "unresolved": run["unresolved_count"],
-            "tolerated_matched": run["tolerated_match_count"],
+            "total": run.total_snapshots,
+            "changed": run.changed_count,
+            "new": run.new_count,
+            "removed": run.removed_count,
+            "unchanged": run.unchanged_count,
+            "unresolved": run.unresolved_count,
+            "tolerated_matched": run.tolerated_match_count,
         },
-        "error_message": run["error_message"],
-        "created_at": run["created_at"],
-        "completed_at": run["completed_at"],
-        "is_stale": run["superseded_by_id"] is not None,
-        "superseded_by_id": run["superseded_by_id"],
-        "metadata": loads(run["metadata"]),
-        "purpose": run["purpose"],
-        "is_partial": bool(run["is_partial"]),
-        "review_decision": run["review_decision"],
+        "error_message": run.error_message,
+        "created_at": run.created_at,
+        "completed_at": run.completed_at,
+        "is_stale": run.superseded_by_id is not None,
+        "superseded_by_id": run.superseded_by_id,
+        "metadata": run.metadata,
+        "purpose": run.purpose,
+        "is_partial": bool(run.is_partial),
+        "review_decision": run.review_decision,
         "diffs_waiting": waiting,
         "waiting_reason": reason,
     }
 
 
-def artifacts_by_hash(store: Store, repo_id: str, keys: Sequence[str]) -> dict[str, sqlite3.Row]:
+def artifacts_by_hash(store: Store, repo_id: str, keys: Sequence[str]) -> dict[str, Artifact]:
     """Artifact rows for the given blob keys in one query per 500 keys."""
     rows = store.query_in(
         "SELECT * FROM artifacts WHERE repo_id = ? AND content_hash IN ({marks})",
         (repo_id,),
         (key for key in keys if key),
     )
-    return {str(row["content_hash"]): row for row in rows}
+    return {str(row["content_hash"]): Artifact.from_row(row) for row in rows}
 
 
-def artifact_json(row: sqlite3.Row | None, url_for: UrlFor) -> dict[str, Any] | None:
+def artifact_json(art: Artifact | None, url_for: UrlFor) -> dict[str, Any] | None:
     """PostHog ``Artifact``: ``{id, content_hash, width, height, download_url}``."""
-    if row is None:
+    if art is None:
         return None
     return {
-        "id": row["id"],
-        "content_hash": row["content_hash"],
-        "width": row["width"],
-        "height": row["height"],
-        "download_url": url_for(str(row["content_hash"])),
+        "id": art.id,
+        "content_hash": art.content_hash,
+        "width": art.width,
+        "height": art.height,
+        "download_url": url_for(art.content_hash),
     }
 
 
 def snapshot_json(
     store: Store,
     row: sqlite3.Row,
-    artifacts: dict[str, sqlite3.Row],
+    artifacts: dict[str, Artifact],
     url_for: UrlFor,
 ) -> dict[str, Any]:
     """PostHog ``Snapshot`` (``artifacts`` from :func:`artifacts_by_hash` for the page)."""
@@ -129,7 +130,7 @@ def snapshots_json(
 
 
 def timeline_entry_json(
-    row: sqlite3.Row, artifacts: dict[str, sqlite3.Row], url_for: UrlFor
+    row: sqlite3.Row, artifacts: dict[str, Artifact], url_for: UrlFor
 ) -> dict[str, Any]:
     """PostHog ``SnapshotHistoryEntry``."""
     diff_metadata = loads(row["diff_metadata"])
@@ -151,43 +152,44 @@ def timeline_entry_json(
     }
 
 
-def quarantine_json(store: Store, row: sqlite3.Row) -> dict[str, Any]:
+def quarantine_json(store: Store, entry: Quarantine) -> dict[str, Any]:
     """PostHog ``QuarantinedIdentifierEntry``."""
     source_run = None
-    if row["source_run_id"]:
-        run = store.query_one("SELECT * FROM runs WHERE id = ?", (row["source_run_id"],))
-        if run is not None:
+    if entry.source_run_id:
+        row = store.query_one("SELECT * FROM runs WHERE id = ?", (entry.source_run_id,))
+        if row is not None:
+            run = Run.from_row(row)
             source_run = {
-                "id": run["id"],
-                "branch": run["branch"],
-                "commit_sha": run["commit_sha"],
-                "created_at": run["created_at"],
-                "pr_number": run["pr_number"],
+                "id": run.id,
+                "branch": run.branch,
+                "commit_sha": run.commit_sha,
+                "created_at": run.created_at,
+                "pr_number": run.pr_number,
             }
     return {
-        "id": row["id"],
-        "identifier": row["identifier"],
-        "run_type": row["run_type"],
-        "reason": row["reason"],
-        "source": row["source"],
-        "expires_at": row["expires_at"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "created_by": principal_summary(store, row["created_by_token_id"]),
+        "id": entry.id,
+        "identifier": entry.identifier,
+        "run_type": entry.run_type,
+        "reason": entry.reason,
+        "source": entry.source,
+        "expires_at": entry.expires_at,
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+        "created_by": principal_summary(store, entry.created_by_token_id),
         "source_run": source_run,
     }
 
 
-def toleration_json(row: sqlite3.Row) -> dict[str, Any]:
+def toleration_json(entry: Toleration) -> dict[str, Any]:
     """PostHog ``ToleratedHashEntry``."""
     return {
-        "id": row["id"],
-        "alternate_hash": row["alternate_hash"],
-        "baseline_hash": row["baseline_hash"],
-        "reason": row["reason"],
-        "diff_percentage": row["diff_percentage"],
-        "created_at": row["created_at"],
-        "source_run_id": row["source_run_id"],
+        "id": entry.id,
+        "alternate_hash": entry.alternate_hash,
+        "baseline_hash": entry.baseline_hash,
+        "reason": entry.reason,
+        "diff_percentage": entry.diff_percentage,
+        "created_at": entry.created_at,
+        "source_run_id": entry.source_run_id,
     }
 
 

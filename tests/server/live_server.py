@@ -148,7 +148,7 @@ class LiveServer:
         return create_token(self.store, project, list(scopes or ALL_SCOPES), name=name)
 
     def repo(self, name: str = "acme/web", *, project: int = 1, trust_unsigned: bool = False) -> str:
-        return str(create_repo(self.store, project, name, trust_unsigned=trust_unsigned)["id"])
+        return str(create_repo(self.store, project, name, trust_unsigned=trust_unsigned).id)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

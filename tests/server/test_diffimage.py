@@ -1,38 +1,52 @@
-"""The diff PNG encoder: indexed when the colours fit, always the same pixels as the RGBA image."""
+"""The diff PNG encoder: indexed when the picture fits a palette, always the same pixels as RGBA."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pytest_visualreview import diff
-from pytest_visualreview.imaging import decode_image, decode_png
-from pytest_visualreview.server.diffimage import encode_diff_png, palette_indices
+from pytest_visualreview.imaging import decode_png
+from pytest_visualreview.server.diffimage import encode_diff_png
 
 from .server_helpers import page
 
 
-def test_a_pixelmatch_diff_is_indexed_and_decodes_to_the_same_pixels() -> None:
+def _changed(base: np.ndarray) -> np.ndarray:
+    current = base.copy()
+    current[40:80, 10:120, :3] = (20, 90, 200)
+    current[90:100, 10:60, :3] = 255 - current[90:100, 10:60, :3]  # darker and brighter pixels
+    return current
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"include_aa": True}, {"diff_color_alt": (0, 200, 0)}, {"checkerboard": True, "alpha": 0.5}],
+)
+def test_an_indexed_diff_decodes_to_the_rgba_diff(options: dict[str, object]) -> None:
     base = page(11).rgba
-    changed = base.copy()
-    changed[40:80, 10:120, :3] = (20, 90, 200)
-    image = diff.compare(base, changed, include_aa=False, diff_image=True).diff_image
-    assert image is not None
-    png = encode_diff_png(image)
+    rgba = diff.compare(base, _changed(base), **options).diff_image  # type: ignore[arg-type]
+    indexed = diff.compare(base, _changed(base), indexed=True, **options).diff_indexed  # type: ignore[arg-type]
+    assert rgba is not None and indexed is not None
+    assert np.array_equal(indexed.rgba(), rgba)
+    png = encode_diff_png(indexed)
     assert png[25] == 3  # IHDR colour type: indexed
-    assert np.array_equal(decode_png(png), image)
+    assert np.array_equal(decode_png(png), rgba)
 
 
-def test_colours_that_do_not_fit_a_palette_fall_back_to_rgba() -> None:
-    rng = np.random.default_rng(5)
-    noisy = rng.integers(0, 255, (64, 64, 4), dtype=np.uint8)
-    assert palette_indices(noisy) is None
-    png = encode_diff_png(noisy)
+def test_a_picture_without_free_palette_slots_comes_as_rgba() -> None:
+    black = np.zeros((32, 32, 4), dtype=np.uint8)
+    black[..., 3] = 255
+    current = black.copy()
+    current[4:8, 4:8, :3] = 200
+    result = diff.compare(black, current, alpha=1.0, indexed=True)  # grey level 0 is used
+    assert result.diff_indexed is None and result.diff_image is not None
+    png = encode_diff_png(result.diff_image)
     assert png[25] == 6  # RGBA
-    assert np.array_equal(decode_png(png), noisy)
+    assert np.array_equal(decode_png(png), result.diff_image)
 
 
-def test_translucent_colours_keep_their_alpha() -> None:
-    image = np.full((8, 8, 4), 240, dtype=np.uint8)
-    image[..., 3] = 255
-    image[2:4, 2:4] = (255, 0, 0, 128)
-    assert np.array_equal(decode_image(encode_diff_png(image))[0], image)
+def test_a_diff_mask_comes_as_rgba() -> None:
+    base = page(12).rgba
+    result = diff.compare(base, _changed(base), diff_mask=True, indexed=True)
+    assert result.diff_indexed is None and result.diff_image is not None

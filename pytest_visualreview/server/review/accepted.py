@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..repos import default_branches
 from ..store import Connection, Row, new_id, now
+from .contracts import Repo, Run
 from .enums import AcceptSource, ReviewState, RunStatus, SnapshotResult
 
 #: The ``run_baselines.token`` of entries the server filled in from the accepted state.
@@ -73,12 +73,12 @@ def state(conn: Connection, scope: Scope) -> dict[str, str]:
     }
 
 
-def effective(conn: Connection, repo: Row, scope: Scope) -> dict[str, str]:
+def effective(conn: Connection, repo: Repo, scope: Scope) -> dict[str, str]:
     """identifier -> hash a run of ``scope`` is compared with: its branch's state over the
     default branch's (for a default branch, only its own), removals dropped."""
     merged: dict[str, str] = {}
-    if scope.branch not in default_branches(repo):
-        for branch in default_branches(repo):
+    if scope.branch not in repo.default_branches:
+        for branch in repo.default_branches:
             base = state(conn, Scope(scope.repo_id, scope.run_type, branch))
             if base:
                 merged = base
@@ -132,28 +132,33 @@ def history(conn: Connection, scope: Scope, identifier: str) -> list[HistoryEntr
     ]
 
 
-def _scope(run: Row) -> Scope:
-    return Scope(str(run["repo_id"]), str(run["run_type"]), str(run["branch"]))
+def _scope(run: Run) -> Scope:
+    return Scope(run.repo_id, run.run_type, run.branch)
 
 
-def _repo(conn: Connection, run: Row) -> Row:
-    repo = conn.execute("SELECT * FROM repos WHERE id = ?", (run["repo_id"],)).fetchone()
+def _run(conn: Connection, run_id: str) -> Run | None:
+    row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return None if row is None else Run.from_row(row)
+
+
+def _repo(conn: Connection, run: Run) -> Repo:
+    repo = conn.execute("SELECT * FROM repos WHERE id = ?", (run.repo_id,)).fetchone()
     assert repo is not None, "a run's repo exists (foreign key)"
-    return repo
+    return Repo.from_row(repo)
 
 
-def fill_run_baselines(conn: Connection, run: Row) -> int:
+def fill_run_baselines(conn: Connection, run: Run) -> int:
     """At ``complete``: a run that brought no ``baseline_hashes`` gets the effective accepted
     state as its baseline. Returns how many entries were filled in (0 when the client sent any)."""
     sent = conn.execute(
-        "SELECT 1 FROM run_baselines WHERE run_id = ? LIMIT 1", (run["id"],)
+        "SELECT 1 FROM run_baselines WHERE run_id = ? LIMIT 1", (run.id,)
     ).fetchone()
     if sent is not None:
         return 0
     entries = effective(conn, _repo(conn, run), _scope(run))
     conn.executemany(
         "INSERT INTO run_baselines (run_id, identifier, token, content_hash) VALUES (?, ?, ?, ?)",
-        [(run["id"], identifier, SERVER_TOKEN, hash_) for identifier, hash_ in entries.items()],
+        [(run.id, identifier, SERVER_TOKEN, hash_) for identifier, hash_ in entries.items()],
     )
     return len(entries)
 
@@ -161,7 +166,7 @@ def fill_run_baselines(conn: Connection, run: Row) -> int:
 def record_approvals(conn: Connection, run_id: str, source: AcceptSource) -> int:
     """After approve / finalize / auto-approve: accept the run's approved snapshots for its
     branch (approved removals as removed)."""
-    run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    run = _run(conn, run_id)
     assert run is not None
     entries = {
         str(r["identifier"]): (
@@ -180,13 +185,13 @@ def record_approvals(conn: Connection, run_id: str, source: AcceptSource) -> int
 def undo_approval(conn: Connection, run_id: str, snapshot: Row) -> int:
     """A snapshot this run had approved is rejected: if its branch still holds what this run
     accepted, put back what the run was compared with (its baseline; none for a new snapshot)."""
-    run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    run = _run(conn, run_id)
     assert run is not None
     identifier = str(snapshot["identifier"])
     held = conn.execute(
         "SELECT source_run_id FROM accepted_baselines WHERE repo_id = ? AND run_type = ?"
         " AND branch = ? AND identifier = ?",
-        (run["repo_id"], run["run_type"], run["branch"], identifier),
+        (run.repo_id, run.run_type, run.branch, identifier),
     ).fetchone()
     if held is None or held["source_run_id"] != run_id:
         return 0  # a later run or approval has moved it since: leave that alone
@@ -197,10 +202,10 @@ def undo_approval(conn: Connection, run_id: str, snapshot: Row) -> int:
 def on_completed(conn: Connection, run_id: str) -> None:
     """A run just finished processing: on a default branch, carry over what other branches
     accepted (the merge stand-in), then establish the branch's state from the run."""
-    run = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-    if run is None or run["status"] != RunStatus.COMPLETED or run["superseded_by_id"]:
+    run = _run(conn, run_id)
+    if run is None or run.status != RunStatus.COMPLETED or run.superseded_by_id:
         return
-    if run["branch"] not in default_branches(_repo(conn, run)):
+    if run.branch not in _repo(conn, run).default_branches:
         return
     _approve_accepted_elsewhere(conn, run)
     rows = conn.execute(
@@ -209,12 +214,12 @@ def on_completed(conn: Connection, run_id: str) -> None:
     entries = {
         str(r["identifier"]): "" if r["result"] == SnapshotResult.REMOVED else str(r["current_hash"])
         for r in rows
-        if r["result"] != SnapshotResult.REMOVED or not run["is_partial"]
+        if r["result"] != SnapshotResult.REMOVED or not run.is_partial
     }
     accept(conn, _scope(run), entries, AcceptSource.DEFAULT_BRANCH_RUN, run_id)
 
 
-def _approve_accepted_elsewhere(conn: Connection, run: Row) -> None:
+def _approve_accepted_elsewhere(conn: Connection, run: Run) -> None:
     """Approve the run's pending changes whose new state another branch has accepted."""
     stamp = now()
     conn.execute(
@@ -224,5 +229,5 @@ def _approve_accepted_elsewhere(conn: Connection, run: Row) -> None:
         "  SELECT 1 FROM accepted_baselines a WHERE a.repo_id = ? AND a.run_type = ?"
         "  AND a.branch != ? AND a.identifier = run_snapshots.identifier"
         "  AND a.content_hash = run_snapshots.current_hash)",
-        (stamp, run["id"], run["repo_id"], run["run_type"], run["branch"]),
+        (stamp, run.id, run.repo_id, run.run_type, run.branch),
     )

@@ -9,24 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import Conflict, Invalid
-from ..store import Connection, Row, Store, loads, new_id, now
+from ..store import Connection, Row, Store, new_id, now
 from .accepted import record_approvals, undo_approval
 from .baselines import build_baseline
-from .contracts import INTENTIONAL_TOLERATE_REASONS, STALE_DETAIL, RecomputeResult
+from .contracts import INTENTIONAL_TOLERATE_REASONS, STALE_DETAIL, RecomputeResult, Run
 from .enums import AcceptSource, ReviewState, RunStatus, SnapshotResult
 from .lifecycle import recount
 from .quarantine import restamp_quarantine
 from .queries import get_run, get_snapshot
 
 
-def _reviewable(run: Row, action: str = "approved") -> None:
-    if run["superseded_by_id"]:
+def _reviewable(run: Run, action: str = "approved") -> None:
+    if run.superseded_by_id:
         raise Conflict(STALE_DETAIL, code="stale_run")
-    if run["purpose"] == "observe":
+    if run.purpose == "observe":
         raise Invalid("Observational runs cannot be approved", code="observe_run", attr="purpose")
-    if run["status"] != RunStatus.COMPLETED:
+    if run.status != RunStatus.COMPLETED:
         raise Invalid(
-            f"Run is {run['status']}; only completed runs can be {action}",
+            f"Run is {run.status}; only completed runs can be {action}",
             code="run_not_completed",
             attr="status",
         )
@@ -39,7 +39,7 @@ def approve(
     token_id: int | None,
     snapshots: Sequence[tuple[str, str | None]] = (),
     approve_all: bool = False,
-) -> Row:
+) -> Run:
     """Mark snapshots approved (DB only). ``snapshots`` is ``[(identifier, new_hash|None)]``;
     ``approve_all`` approves every pending non-quarantined changed/new snapshot and marks the run
     approved (v1 behaviour the seed documents)."""
@@ -139,7 +139,7 @@ def tolerate(
     stamp = now()
     with store.transaction() as conn:
         run = get_run(store, project_id, run_id)
-        if run["status"] != RunStatus.COMPLETED:
+        if run.status != RunStatus.COMPLETED:
             raise Invalid("Only completed runs can be reviewed", code="run_not_completed",
                           attr="status")
         snap = get_snapshot(store, run_id, snapshot_id)
@@ -148,7 +148,7 @@ def tolerate(
         existing = conn.execute(
             "SELECT id FROM tolerated_hashes WHERE repo_id = ? AND identifier = ?"
             " AND baseline_hash = ? AND alternate_hash = ?",
-            (run["repo_id"], snap["identifier"], snap["baseline_hash"], snap["current_hash"]),
+            (run.repo_id, snap["identifier"], snap["baseline_hash"], snap["current_hash"]),
         ).fetchone()
         if existing:
             tol_id = str(existing["id"])
@@ -163,7 +163,7 @@ def tolerate(
                 "INSERT INTO tolerated_hashes (id, repo_id, identifier, baseline_hash,"
                 " alternate_hash, reason, source_run_id, created_by_token_id, diff_percentage,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (tol_id, run["repo_id"], snap["identifier"], snap["baseline_hash"],
+                (tol_id, run.repo_id, snap["identifier"], snap["baseline_hash"],
                  snap["current_hash"], reason, run_id, token_id, snap["diff_percentage"], stamp),
             )
         conn.execute(
@@ -183,7 +183,7 @@ def finalize(
     approve_all: bool = False,
     commit_to_github: bool = True,
     api_url: str = "",
-) -> tuple[Row, str]:
+) -> tuple[Run, str]:
     """Ship a reviewed run: all-or-nothing. Returns the run and the signed ``snapshots.yml``.
 
     This server has no GitHub integration, so ``commit_to_github`` must be false: the caller
@@ -197,7 +197,7 @@ def finalize(
     stamp = now()
     with store.transaction() as conn:
         run = get_run(store, project_id, run_id)
-        if not run["approved"]:
+        if not run.approved:
             _reviewable(run, "finalized")
             if approve_all:
                 _approve_all(conn, run_id, token_id, stamp)
@@ -218,13 +218,13 @@ def finalize(
             _mark_run_approved(conn, run_id, token_id, stamp, "human_approved")
             recount(conn, run_id)
             record_approvals(conn, run_id, AcceptSource.FINALIZED)
-        elif run["superseded_by_id"]:
+        elif run.superseded_by_id:
             raise Conflict(STALE_DETAIL, code="stale_run")
     return get_run(store, project_id, run_id), build_baseline(store, project_id, run_id, api_url)
 
 def auto_approve(
     store: Store, project_id: int, run_id: str, *, token_id: int | None, api_url: str = ""
-) -> tuple[Row, str]:
+) -> tuple[Run, str]:
     """CLI auto-approve: approve every changed and new snapshot, return the signed baseline."""
     stamp = now()
     with store.transaction() as conn:
@@ -240,7 +240,7 @@ def recompute(store: Store, project_id: int, run_id: str) -> RecomputeResult:
     """Re-stamp quarantine and recount (after tolerating or quarantining the rest)."""
     with store.transaction() as conn:
         run = get_run(store, project_id, run_id)
-        if run["status"] != RunStatus.COMPLETED or run["approved"]:
+        if run.status != RunStatus.COMPLETED or run.approved:
             raise Invalid(
                 "Run must be completed and not yet approved", code="run_not_recomputable",
                 attr="status",
@@ -249,7 +249,7 @@ def recompute(store: Store, project_id: int, run_id: str) -> RecomputeResult:
         restamp_quarantine(conn, run)
         recount(conn, run_id)
     after = get_run(store, project_id, run_id)
-    metadata = loads(after["metadata"])
+    metadata = after.metadata
     error = (
         "this server has no CI integration; re-run the job yourself"
         if metadata.get("github_check_run_id")
@@ -258,14 +258,11 @@ def recompute(store: Store, project_id: int, run_id: str) -> RecomputeResult:
     return RecomputeResult(
         run=after,
         counts_changed=before != _summary_tuple(after),
-        unresolved=int(after["unresolved_count"]),
+        unresolved=after.unresolved_count,
         ci_rerun_triggered=False,
         ci_rerun_error=error,
     )
 
-def _summary_tuple(run: Row) -> tuple[int, ...]:
-    return tuple(
-        int(run[key])
-        for key in ("total_snapshots", "changed_count", "new_count", "removed_count",
-                    "unchanged_count", "unresolved_count", "tolerated_match_count")
-    )
+def _summary_tuple(run: Run) -> tuple[int, ...]:
+    return (run.total_snapshots, run.changed_count, run.new_count, run.removed_count,
+            run.unchanged_count, run.unresolved_count, run.tolerated_match_count)

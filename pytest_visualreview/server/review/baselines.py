@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import snapshots_yml
 from .. import signing
 from ..errors import Invalid
-from ..repos import get_repo, signing_keys
+from ..repos import get_repo
 from ..store import Connection, Store
 from .contracts import HASH_RE, IDENTIFIER_MAX
 from .enums import ReviewState, SnapshotResult
@@ -46,7 +46,7 @@ def build_baseline(store: Store, project_id: int, run_id: str, api_url: str = ""
     identifiers, with approved snapshots at their new hash; unapproved new snapshots are left out
     and unapproved or tolerated changes keep their old baseline."""
     run = get_run(store, project_id, run_id)
-    repo = get_repo(store, project_id, run["repo_id"])
+    repo = get_repo(store, project_id, run.repo_id)
     entries: dict[str, str] = {
         str(r["identifier"]): str(r["content_hash"])
         for r in store.query(
@@ -68,11 +68,11 @@ def build_baseline(store: Store, project_id: int, run_id: str, api_url: str = ""
             entries[identifier] = str(row["approved_hash"] or row["current_hash"])
         elif row["result"] == SnapshotResult.UNCHANGED:
             entries[identifier] = str(row["baseline_hash"] or row["current_hash"])
-    keys = signing_keys(repo)
+    keys = repo.signing_keys
     tokens = {
-        identifier: signing.sign_with(keys, str(repo["id"]), identifier, content_hash)
+        identifier: signing.sign_with(keys, repo.id, identifier, content_hash)
         for identifier, content_hash in entries.items()
     }
-    config = {"api": api_url, "team": str(project_id), "repo": str(repo["id"])} if api_url else {
-        "team": str(project_id), "repo": str(repo["id"])}
+    config = {"api": api_url, "team": str(project_id), "repo": repo.id} if api_url else {
+        "team": str(project_id), "repo": repo.id}
     return snapshots_yml.dumps(tokens, config)

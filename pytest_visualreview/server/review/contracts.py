@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store import Row
+from ..store import Row, loads
+from .enums import RunStatus
 
 #: A content hash: BLAKE3 of the RGBA pixels, lower-case hex.
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -16,6 +17,196 @@ PURPOSES = ("review", "observe")
 
 INTENTIONAL_TOLERATE_REASONS = ("human", "agent")
 STALE_DETAIL = "This run has been superseded by a newer run. Approve the latest run instead."
+
+@dataclass(frozen=True)
+class Run:
+    """A run row (``runs``), its metadata parsed."""
+
+    seq: int
+    id: str
+    project_id: int
+    repo_id: str
+    status: RunStatus
+    run_type: str
+    commit_sha: str
+    branch: str
+    pr_number: int | None
+    purpose: str
+    review_decision: str
+    approved: bool
+    approved_at: str | None
+    approved_by_token_id: int | None
+    total_snapshots: int
+    changed_count: int
+    new_count: int
+    removed_count: int
+    unchanged_count: int
+    unresolved_count: int
+    tolerated_match_count: int
+    error_message: str | None
+    superseded_by_id: str | None
+    metadata: dict[str, Any]
+    is_partial: bool
+    created_at: str
+    completed_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Run:
+        return cls(
+            seq=int(row["seq"]),
+            id=str(row["id"]),
+            project_id=int(row["project_id"]),
+            repo_id=str(row["repo_id"]),
+            status=RunStatus(row["status"]),
+            run_type=str(row["run_type"]),
+            commit_sha=str(row["commit_sha"]),
+            branch=str(row["branch"]),
+            pr_number=row["pr_number"],
+            purpose=str(row["purpose"]),
+            review_decision=str(row["review_decision"]),
+            approved=bool(row["approved"]),
+            approved_at=row["approved_at"],
+            approved_by_token_id=row["approved_by_token_id"],
+            total_snapshots=int(row["total_snapshots"]),
+            changed_count=int(row["changed_count"]),
+            new_count=int(row["new_count"]),
+            removed_count=int(row["removed_count"]),
+            unchanged_count=int(row["unchanged_count"]),
+            unresolved_count=int(row["unresolved_count"]),
+            tolerated_match_count=int(row["tolerated_match_count"]),
+            error_message=row["error_message"],
+            superseded_by_id=row["superseded_by_id"],
+            metadata=loads(row["metadata"]),
+            is_partial=bool(row["is_partial"]),
+            created_at=str(row["created_at"]),
+            completed_at=row["completed_at"],
+        )
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A repo row, its JSON columns parsed (``repos``)."""
+
+    id: str
+    project_id: int
+    repo_full_name: str
+    repo_external_id: int | None
+    baseline_file_paths: dict[str, str]
+    signing_keys: dict[str, str]
+    trust_unsigned_baselines: bool
+    default_branches: list[str]
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> Repo:
+        return cls(
+            id=str(row["id"]),
+            project_id=int(row["project_id"]),
+            repo_full_name=str(row["repo_full_name"]),
+            repo_external_id=row["repo_external_id"],
+            baseline_file_paths=loads(row["baseline_file_paths"]),
+            signing_keys={str(k): str(v) for k, v in loads(row["signing_keys"]).items()},
+            trust_unsigned_baselines=bool(row["trust_unsigned_baselines"]),
+            default_branches=[str(b) for b in loads(row["default_branches"]) or ["main", "master"]],
+            created_at=str(row["created_at"]),
+            updated_at=str(row["updated_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A stored image of a repo (``artifacts``): a snapshot upload or a diff image."""
+
+    id: str
+    repo_id: str
+    content_hash: str
+    kind: str
+    width: int | None
+    height: int | None
+    size_bytes: int
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> Artifact:
+        return cls(
+            id=str(row["id"]),
+            repo_id=str(row["repo_id"]),
+            content_hash=str(row["content_hash"]),
+            kind=str(row["kind"]),
+            width=row["width"],
+            height=row["height"],
+            size_bytes=int(row["size_bytes"]),
+            created_at=str(row["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """One quarantine event of an identifier (``quarantined_identifiers``); active while
+    ``expires_at`` is None or in the future."""
+
+    id: str
+    repo_id: str
+    identifier: str
+    run_type: str
+    reason: str
+    source: str
+    expires_at: str | None
+    created_by_token_id: int | None
+    source_run_id: str | None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> Quarantine:
+        return cls(
+            id=str(row["id"]),
+            repo_id=str(row["repo_id"]),
+            identifier=str(row["identifier"]),
+            run_type=str(row["run_type"]),
+            reason=str(row["reason"]),
+            source=str(row["source"]),
+            expires_at=row["expires_at"],
+            created_by_token_id=row["created_by_token_id"],
+            source_run_id=row["source_run_id"],
+            created_at=str(row["created_at"]),
+            updated_at=str(row["updated_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Toleration:
+    """A tolerated (baseline, alternate) pair of an identifier (``tolerated_hashes``)."""
+
+    id: str
+    repo_id: str
+    identifier: str
+    baseline_hash: str
+    alternate_hash: str
+    reason: str
+    source_run_id: str | None
+    created_by_token_id: int | None
+    diff_percentage: float | None
+    created_at: str
+    expires_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Toleration:
+        return cls(
+            id=str(row["id"]),
+            repo_id=str(row["repo_id"]),
+            identifier=str(row["identifier"]),
+            baseline_hash=str(row["baseline_hash"]),
+            alternate_hash=str(row["alternate_hash"]),
+            reason=str(row["reason"]),
+            source_run_id=row["source_run_id"],
+            created_by_token_id=row["created_by_token_id"],
+            diff_percentage=row["diff_percentage"],
+            created_at=str(row["created_at"]),
+            expires_at=row["expires_at"],
+        )
+
 
 @dataclass(frozen=True)
 class ManifestItem:
@@ -35,7 +226,7 @@ class SnapshotPage:
 
 @dataclass(frozen=True)
 class RecomputeResult:
-    run: Row
+    run: Run
     counts_changed: bool
     unresolved: int
     ci_rerun_triggered: bool

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import Invalid
-from ..repos import get_repo, signing_keys
+from ..repos import get_repo
 from ..store import Connection, Row, Store, dumps, new_id, now
 from . import accepted
 from .baselines import stored_baseline, validate_baseline_hashes, verify_token
-from .contracts import HASH_RE, IDENTIFIER_MAX, PURPOSES, RUN_TYPE_RE, ManifestItem
+from .contracts import HASH_RE, IDENTIFIER_MAX, PURPOSES, RUN_TYPE_RE, ManifestItem, Repo, Run
 from .enums import ClassificationReason, ReviewState, RunStatus, SnapshotResult
 from .quarantine import active_quarantined
 from .queries import get_run, held_hashes
@@ -68,7 +68,7 @@ def create_run(
     purpose: str = "review",
     metadata: dict[str, Any] | None = None,
     is_partial: bool = False,
-) -> tuple[Row, list[str]]:
+) -> tuple[Run, list[str]]:
     """Register a run (status pending) and supersede the current run of the same
     ``(repo, branch, run_type)``. Returns the run and the hashes the client must upload."""
     repo = get_repo(store, project_id, repo_id)
@@ -93,13 +93,13 @@ def create_run(
             "INSERT INTO runs (id, project_id, repo_id, status, run_type, commit_sha, branch,"
             " pr_number, purpose, metadata, is_partial, created_at)"
             " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, project_id, repo["id"], run_type, commit_sha, branch, pr_number, purpose,
+            (run_id, project_id, repo.id, run_type, commit_sha, branch, pr_number, purpose,
              dumps(metadata or {}), int(is_partial), stamp),
         )
         conn.execute(
             "UPDATE runs SET superseded_by_id = ? WHERE repo_id = ? AND branch = ?"
             " AND run_type = ? AND superseded_by_id IS NULL AND id != ?",
-            (run_id, repo["id"], branch, run_type, run_id),
+            (run_id, repo.id, branch, run_type, run_id),
         )
         _, uploads = _add_items(conn, store, repo, run_id, items, baseline_hashes)
     return get_run(store, project_id, run_id), uploads
@@ -118,27 +118,27 @@ def add_snapshots(
     validate_baseline_hashes(baseline_hashes)
     with store.transaction() as conn:
         run = get_run(store, project_id, run_id)
-        if run["status"] != RunStatus.PENDING:
+        if run.status != RunStatus.PENDING:
             raise Invalid(
-                f"run {run_id} is {run['status']}; snapshots can only be added while pending",
+                f"run {run_id} is {run.status}; snapshots can only be added while pending",
                 code="run_not_pending",
                 attr="id",
             )
-        repo = get_repo(store, project_id, run["repo_id"])
+        repo = get_repo(store, project_id, run.repo_id)
         return _add_items(conn, store, repo, run_id, items, baseline_hashes)
 
 def _add_items(
     conn: Connection,
     store: Store,
-    repo: Row,
+    repo: Repo,
     run_id: str,
     items: Sequence[ManifestItem],
     baseline_hashes: dict[str, str],
 ) -> tuple[int, list[str]]:
     """Insert snapshot rows and baseline entries (inside the caller's transaction)."""
-    repo_id = str(repo["id"])
-    keys = signing_keys(repo)
-    trust = bool(repo["trust_unsigned_baselines"])
+    repo_id = repo.id
+    keys = repo.signing_keys
+    trust = repo.trust_unsigned_baselines
     verified: dict[str, str | None] = {}
     for identifier, token in baseline_hashes.items():
         verified[identifier] = verify_token(token, repo_id, identifier, keys, trust)
@@ -177,14 +177,14 @@ def _add_items(
     uploads = [h for h in dict.fromkeys(wanted) if h not in held]
     return added, uploads
 
-def complete_run(store: Store, project_id: int, run_id: str) -> Row:
+def complete_run(store: Store, project_id: int, run_id: str) -> Run:
     """Close a run for additions, verify uploads, classify what needs no pixels, and hand the
     rest to the diff worker (status ``processing``). Idempotent once past ``pending``."""
     with store.transaction() as conn:
         run = get_run(store, project_id, run_id)
-        if run["status"] != RunStatus.PENDING:
+        if run.status != RunStatus.PENDING:
             return run
-        repo_id = str(run["repo_id"])
+        repo_id = str(run.repo_id)
         missing = missing_uploads(conn, repo_id, run_id)
         if missing:
             names = ", ".join(
@@ -238,9 +238,9 @@ def missing_baseline_images(conn: Connection, repo_id: str, run_id: str) -> list
     ).fetchall()
 
 
-def _classify(conn: Connection, run: Row) -> None:
+def _classify(conn: Connection, run: Run) -> None:
     """PostHog's SnapshotClassifier minus pixels: exact / new / tolerated / to-diff / removed."""
-    run_id, repo_id = str(run["id"]), str(run["repo_id"])
+    run_id, repo_id = str(run.id), str(run.repo_id)
     baselines = {
         str(r["identifier"]): str(r["content_hash"])
         for r in conn.execute(
@@ -249,7 +249,7 @@ def _classify(conn: Connection, run: Row) -> None:
             (run_id,),
         )
     }
-    quarantined = active_quarantined(conn, repo_id, str(run["run_type"]))
+    quarantined = active_quarantined(conn, repo_id, str(run.run_type))
     tolerations = {
         (str(r["identifier"]), str(r["baseline_hash"]), str(r["alternate_hash"])): r
         for r in conn.execute(
@@ -291,7 +291,7 @@ def _classify(conn: Connection, run: Row) -> None:
         " is_quarantined = ? WHERE id = ?",
         updates,
     )
-    if not run["is_partial"]:
+    if not run.is_partial:
         seq = len(rendered)
         stamp = now()
         removed = []

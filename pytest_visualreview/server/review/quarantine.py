@@ -7,8 +7,8 @@ from typing import Any
 
 from ..errors import Invalid, NotFound
 from ..repos import get_repo
-from ..store import Connection, Row, Store, new_id, now
-from .contracts import IDENTIFIER_MAX, RUN_TYPE_RE
+from ..store import Connection, Store, new_id, now
+from .contracts import IDENTIFIER_MAX, RUN_TYPE_RE, Quarantine, Run
 from .queries import get_run
 
 
@@ -23,15 +23,15 @@ def active_quarantined(conn: Connection, repo_id: str, run_type: str) -> set[str
         )
     }
 
-def restamp_quarantine(conn: Connection, run: Row) -> None:
-    quarantined = active_quarantined(conn, str(run["repo_id"]), str(run["run_type"]))
+def restamp_quarantine(conn: Connection, run: Run) -> None:
+    quarantined = active_quarantined(conn, str(run.repo_id), str(run.run_type))
     marks = ",".join("?" * len(quarantined))
-    conn.execute("UPDATE run_snapshots SET is_quarantined = 0 WHERE run_id = ?", (run["id"],))
+    conn.execute("UPDATE run_snapshots SET is_quarantined = 0 WHERE run_id = ?", (run.id,))
     if quarantined:
         conn.execute(
             f"UPDATE run_snapshots SET is_quarantined = 1 WHERE run_id = ?"
             f" AND identifier IN ({marks})",
-            (run["id"], *quarantined),
+            (run.id, *quarantined),
         )
 
 def quarantine(
@@ -46,7 +46,7 @@ def quarantine(
     token_id: int | None = None,
     source: str = "human",
     source_run_id: str | None = None,
-) -> Row:
+) -> Quarantine:
     """Quarantine an identifier (expiring the previous active quarantine: an event log)."""
     get_repo(store, project_id, repo_id)
     if not RUN_TYPE_RE.match(run_type):
@@ -59,7 +59,7 @@ def quarantine(
         expires_at = _normalise_time(expires_at, "expires_at")
     if source_run_id is not None:
         source_run = get_run(store, project_id, source_run_id)
-        if source_run["repo_id"] != repo_id:
+        if source_run.repo_id != repo_id:
             raise Invalid("source_run_id belongs to another repo", attr="source_run_id")
     stamp = now()
     row_id = new_id()
@@ -78,7 +78,7 @@ def quarantine(
         )
     row = store.query_one("SELECT * FROM quarantined_identifiers WHERE id = ?", (row_id,))
     assert row is not None
-    return row
+    return Quarantine.from_row(row)
 
 def unquarantine(
     store: Store, project_id: int, repo_id: str, run_type: str, identifier: str
@@ -104,7 +104,7 @@ def list_quarantine(
     *,
     identifier: str | None = None,
     run_type: str | None = None,
-) -> list[Row]:
+) -> list[Quarantine]:
     """Active quarantines; with ``identifier``, that identifier's full history (newest first)."""
     get_repo(store, project_id, repo_id)
     sql = "SELECT * FROM quarantined_identifiers WHERE repo_id = ?"
@@ -118,7 +118,7 @@ def list_quarantine(
     if run_type is not None:
         sql += " AND run_type = ?"
         params.append(run_type)
-    return store.query(sql + " ORDER BY seq DESC", tuple(params))
+    return [Quarantine.from_row(r) for r in store.query(sql + " ORDER BY seq DESC", tuple(params))]
 
 def _normalise_time(value: str, attr: str) -> str:
     try:

@@ -7,18 +7,18 @@ from typing import Any
 
 from ..errors import Invalid, NotFound
 from ..repos import get_repo
-from ..store import Row, Store, loads, now
-from .contracts import SnapshotPage
+from ..store import Row, Store, now
+from .contracts import Run, SnapshotPage, Toleration
 
 
-def get_run(store: Store, project_id: int, run_id: str) -> Row:
+def get_run(store: Store, project_id: int, run_id: str) -> Run:
     """The run, or 404 when it does not exist in this project."""
     row = store.query_one(
         "SELECT * FROM runs WHERE id = ? AND project_id = ?", (str(run_id), project_id)
     )
     if row is None:
         raise NotFound(f"run {run_id} not found", attr="id")
-    return row
+    return Run.from_row(row)
 
 def get_snapshot(store: Store, run_id: str, snapshot_id: str) -> Row:
     row = store.query_one(
@@ -72,7 +72,7 @@ def list_runs(
     commit_sha: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[int, list[Row]]:
+) -> tuple[int, list[Run]]:
     """Runs, newest first, with PostHog's filters."""
     where: list[str] = ["project_id = ?"]
     params: list[Any] = [project_id]
@@ -98,7 +98,7 @@ def list_runs(
         f"SELECT * FROM runs WHERE {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
         (*params, limit, offset),
     )
-    return int(total[0]) if total else 0, rows
+    return int(total[0]) if total else 0, [Run.from_row(row) for row in rows]
 
 def list_snapshots(
     store: Store,
@@ -151,7 +151,7 @@ def timeline(
     """Deduped baseline timeline for one snapshot identity, newest first: one entry per
     baseline transition on the repo's default branches (PostHog ``get_snapshot_history``)."""
     repo = get_repo(store, project_id, repo_id)
-    branches = loads(repo["default_branches"]) or ["main", "master"]
+    branches = repo.default_branches
     marks = ",".join("?" * len(branches))
     rows = store.query(
         "SELECT rs.*, r.branch, r.commit_sha, r.pr_number, r.created_at AS run_created_at,"
@@ -172,12 +172,12 @@ def timeline(
 
 def tolerated_hashes(
     store: Store, project_id: int, run_id: str, identifier: str
-) -> list[Row]:
+) -> list[Toleration]:
     """Live tolerations of ``identifier`` in the run's repo, newest first (PostHog
     ``runs/{id}/tolerated-hashes/``)."""
     run = get_run(store, project_id, run_id)
-    return store.query(
+    return [Toleration.from_row(r) for r in store.query(
         "SELECT * FROM tolerated_hashes WHERE repo_id = ? AND identifier = ?"
         " AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC",
-        (run["repo_id"], identifier, now()),
-    )
+        (run.repo_id, identifier, now()),
+    )]

@@ -106,7 +106,7 @@ def _restamp(request: Request, session: UiSession, run_id: str) -> None:
     """Show a (un)quarantine in this run at once, as the API's recompute would."""
     store = request.app.state.context.store
     run = runs.get_run(store, session.project_id, run_id)
-    if run["status"] == runs.RunStatus.COMPLETED and not run["approved"]:
+    if run.status == runs.RunStatus.COMPLETED and not run.approved:
         runs.recompute(store, session.project_id, run_id)
 
 
@@ -128,8 +128,8 @@ def quarantine(
     runs.quarantine(
         store,
         session.project_id,
-        str(run["repo_id"]),
-        str(run["run_type"]),
+        str(run.repo_id),
+        str(run.run_type),
         str(snap["identifier"]),
         reason=reason[:255] or "quarantined in the review pages",
         token_id=session.principal.token_id,
@@ -150,7 +150,7 @@ def unquarantine(
     run = runs.get_run(store, session.project_id, run_id)
     snap = runs.get_snapshot(store, run_id, snapshot_id)
     runs.unquarantine(
-        store, session.project_id, str(run["repo_id"]), str(run["run_type"]), str(snap["identifier"])
+        store, session.project_id, str(run.repo_id), str(run.run_type), str(snap["identifier"])
     )
     _restamp(request, session, run_id)
     return _back(next, run_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
@@ -13,6 +11,7 @@ from .. import runs
 from ..context import get_context
 from ..errors import Invalid, Unauthenticated
 from ..repos import get_repo, list_repos
+from ..review.contracts import Run
 from ..serialize import artifacts_by_hash
 from . import queries
 from .common import html_errors, safe_next, signed_in
@@ -106,7 +105,7 @@ def repos_page(request: Request) -> Response:
     store = context.store
     rows = []
     for repo in list_repos(store, session.project_id):
-        repo_id = str(repo["id"])
+        repo_id = repo.id
         counts = runs.counts(store, session.project_id, repo_id)
         runs_url = f"/ui/repos/{quote(repo_id)}/runs"
         cells = "".join(
@@ -115,7 +114,7 @@ def repos_page(request: Request) -> Response:
         )
         rows.append(
             f'<tr data-repo-id="{h(repo_id)}"><td><a href="{h(runs_url)}">'
-            f"{h(repo['repo_full_name'])}</a></td>{cells}</tr>"
+            f"{h(repo.repo_full_name)}</a></td>{cells}</tr>"
         )
     head = "".join(f"<th>{h(label)}</th>" for label in STATE_LABELS.values())
     table = (
@@ -204,42 +203,42 @@ def runs_page(
         else '<p class="ui-empty">No runs match these filters.</p>'
     )
     body = (
-        f"<h1>{h(repo['repo_full_name'])}</h1>"
+        f"<h1>{h(repo.repo_full_name)}</h1>"
         f'<div class="ui-counts" aria-label="runs by review state">{count_links}</div>'
         f'<nav class="ui-tabs" aria-label="run types">{type_tabs}</nav>{filters}'
         f'<p class="ui-total">{total} run{"s" if total != 1 else ""}</p>{table}'
         f"{pager(total, page, RUNS_PER_PAGE, lambda p: link(page=p))}"
     )
     return layout(
-        f"Runs of {repo['repo_full_name']}",
+        f"Runs of {repo.repo_full_name}",
         body,
         session=session,
-        crumbs=[("Repos", "/ui/repos"), (str(repo["repo_full_name"]), None)],
+        crumbs=[("Repos", "/ui/repos"), (repo.repo_full_name, None)],
     )
 
 
-def run_state_badges(row: sqlite3.Row) -> str:
+def run_state_badges(row: Run) -> str:
     """Status plus what a reviewer cares about: stale, approved, needs review."""
-    parts = [badge(str(row["status"]))]
-    if row["superseded_by_id"] and not row["approved"]:
+    parts = [badge(str(row.status))]
+    if row.superseded_by_id and not row.approved:
         parts.append(badge("stale"))
-    if row["approved"]:
+    if row.approved:
         parts.append(badge("approved"))
-    elif row["status"] == "completed" and row["unresolved_count"]:
+    elif row.status == "completed" and row.unresolved_count:
         parts.append(badge("unresolved", "needs review"))
     return " ".join(parts)
 
 
-def _run_row(r: sqlite3.Row) -> str:
-    pr = f"#{r['pr_number']}" if r["pr_number"] is not None else ""
-    link = f"/ui/runs/{quote(str(r['id']))}"
+def _run_row(r: Run) -> str:
+    pr = f"#{r.pr_number}" if r.pr_number is not None else ""
+    link = f"/ui/runs/{quote(str(r.id))}"
     return (
-        f'<tr data-run-id="{h(r["id"])}">'
-        f'<td><a href="{h(link)}">{h(short_time(r["created_at"]))}</a></td>'
-        f"<td>{run_state_badges(r)}</td><td>{h(r['run_type'])}</td>"
-        f"<td>{h(r['branch'])}</td><td><code>{h(str(r['commit_sha'])[:10])}</code></td>"
-        f"<td>{h(pr)}</td><td>{r['changed_count']}</td><td>{r['new_count']}</td>"
-        f"<td>{r['removed_count']}</td><td>{r['unresolved_count']}</td></tr>"
+        f'<tr data-run-id="{h(r.id)}">'
+        f'<td><a href="{h(link)}">{h(short_time(r.created_at))}</a></td>'
+        f"<td>{run_state_badges(r)}</td><td>{h(r.run_type)}</td>"
+        f"<td>{h(r.branch)}</td><td><code>{h(str(r.commit_sha)[:10])}</code></td>"
+        f"<td>{h(pr)}</td><td>{r.changed_count}</td><td>{r.new_count}</td>"
+        f"<td>{r.removed_count}</td><td>{r.unresolved_count}</td></tr>"
     )
 
 
@@ -271,7 +270,7 @@ def timeline_page(
         art = known.get(str(key)) if key else None
         if art is None:
             return None
-        return viewer.ImageRef(img_base + str(key), int(art["width"] or 0), int(art["height"] or 0))
+        return viewer.ImageRef(img_base + str(key), art.width or 0, art.height or 0)
 
     entries = []
     for row in rows:
@@ -298,7 +297,7 @@ def timeline_page(
     body = (
         f'<h1 class="ui-identifier">{h(identifier)}</h1>'
         f'<p class="ui-meta">Baseline timeline on the default branches of '
-        f"{h(repo['repo_full_name'])}, run type {h(run_type)}: one entry per baseline change, "
+        f"{h(repo.repo_full_name)}, run type {h(run_type)}: one entry per baseline change, "
         f"newest first. {total} entr{'ies' if total != 1 else 'y'}.</p>"
         f"{viewer.keys_legend_html()}"
         + (
@@ -318,5 +317,5 @@ def timeline_page(
         f"Timeline of {identifier}",
         body,
         session=session,
-        crumbs=[("Repos", "/ui/repos"), (str(repo["repo_full_name"]), runs_link), (identifier, None)],
+        crumbs=[("Repos", "/ui/repos"), (repo.repo_full_name, runs_link), (identifier, None)],
     )

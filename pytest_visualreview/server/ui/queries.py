@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..review.contracts import Run
 from ..runs import REVIEW_STATE_FILTERS
 from ..store import Store
 
@@ -56,7 +57,7 @@ def list_runs(
     status: str | None,
     limit: int,
     offset: int,
-) -> tuple[int, list[sqlite3.Row]]:
+) -> tuple[int, list[Run]]:
     """Runs of one repo, newest first, filtered; `state` is a review bucket (needs_review, ...)."""
     where: list[str] = ["project_id = ?", "repo_id = ?"]
     params: list[object] = [project_id, repo_id]
@@ -77,7 +78,7 @@ def list_runs(
         f"SELECT * FROM runs WHERE {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
         (*params, limit, offset),
     )
-    return (int(total[0]) if total else 0), rows
+    return (int(total[0]) if total else 0), [Run.from_row(row) for row in rows]
 
 
 def group_counts(store: Store, run_id: str) -> dict[str, int]:

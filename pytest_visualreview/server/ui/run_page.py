@@ -16,6 +16,7 @@ from ... import viewer
 from .. import runs
 from ..processing import waiting_diffs
 from ..repos import get_repo
+from ..review.contracts import Artifact, Repo, Run
 from ..serialize import artifacts_by_hash
 from . import queries
 from .common import html_errors, signed_in
@@ -38,25 +39,25 @@ GROUP_LABELS = {
 KEYS = (("a", "approve"), ("r", "reject"), ("t", "tolerate"))
 
 
-def reviewable(run: sqlite3.Row) -> bool:
+def reviewable(run: Run) -> bool:
     """Can snapshots of this run be approved now (the domain functions enforce it again)?"""
     return (
-        run["status"] == runs.RunStatus.COMPLETED
-        and not run["superseded_by_id"]
-        and run["purpose"] != "observe"
+        run.status == runs.RunStatus.COMPLETED
+        and not run.superseded_by_id
+        and run.purpose != "observe"
     )
 
 
 def _snapshot_html(
     row: sqlite3.Row,
     *,
-    run: sqlite3.Row,
+    run: Run,
     session: UiSession,
-    known: dict[str, sqlite3.Row],
+    known: dict[str, Artifact],
     back: str,
     next_anchor: str,
 ) -> str:
-    run_id, repo_id = str(run["id"]), str(run["repo_id"])
+    run_id, repo_id = str(run.id), str(run.repo_id)
     result, state = str(row["result"]), str(row["review_state"] or "")
     img_base = f"/ui/repos/{quote(repo_id)}/images/"
 
@@ -64,7 +65,7 @@ def _snapshot_html(
         art = known.get(str(key)) if key else None
         if art is None:
             return None
-        return viewer.ImageRef(img_base + str(key), int(art["width"] or 0), int(art["height"] or 0))
+        return viewer.ImageRef(img_base + str(key), art.width or 0, art.height or 0)
 
     expected = ref(row["baseline_hash"])
     actual = ref(row["current_hash"])
@@ -82,7 +83,7 @@ def _snapshot_html(
         meta.append(h(str(row["classification_reason"]).replace("_", " ")))
     timeline = url(
         f"/ui/repos/{quote(repo_id)}/timeline",
-        run_type=run["run_type"],
+        run_type=run.run_type,
         identifier=row["identifier"],
     )
     actions = []
@@ -169,42 +170,42 @@ def _snapshot_html(
 
 
 def _head(
-    run: sqlite3.Row, repo: sqlite3.Row, session: UiSession, groups: dict[str, int],
+    run: Run, repo: Repo, session: UiSession, groups: dict[str, int],
     waiting: tuple[int, str | None] = (0, None),
 ) -> str:
-    run_id = str(run["id"])
+    run_id = str(run.id)
     facts = [
-        ("repo", h(repo["repo_full_name"])),
-        ("run type", h(run["run_type"])),
-        ("branch", h(run["branch"])),
-        ("commit", f"<code>{h(run['commit_sha'])}</code>"),
-        ("PR", h(f"#{run['pr_number']}") if run["pr_number"] is not None else "none"),
-        ("created", h(short_time(run["created_at"]))),
-        ("decision", h(str(run["review_decision"]).replace("_", " "))),
+        ("repo", h(repo.repo_full_name)),
+        ("run type", h(run.run_type)),
+        ("branch", h(run.branch)),
+        ("commit", f"<code>{h(run.commit_sha)}</code>"),
+        ("PR", h(f"#{run.pr_number}") if run.pr_number is not None else "none"),
+        ("created", h(short_time(run.created_at))),
+        ("decision", h(str(run.review_decision).replace("_", " "))),
     ]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     counts = "".join(
         f'<span class="ui-count" data-count="{key}"><b>{value}</b> {label}</span>'
         for key, label, value in (
-            ("changed", "changed", run["changed_count"]),
-            ("new", "new", run["new_count"]),
-            ("removed", "removed", run["removed_count"]),
-            ("unchanged", "unchanged", run["unchanged_count"]),
-            ("unresolved", "unresolved", run["unresolved_count"]),
+            ("changed", "changed", run.changed_count),
+            ("new", "new", run.new_count),
+            ("removed", "removed", run.removed_count),
+            ("unchanged", "unchanged", run.unchanged_count),
+            ("unresolved", "unresolved", run.unresolved_count),
             ("quarantined", "quarantined", groups["quarantined"]),
         )
     )
     notices = []
-    if run["superseded_by_id"]:
-        newer = f"/ui/runs/{quote(str(run['superseded_by_id']))}"
+    if run.superseded_by_id:
+        newer = f"/ui/runs/{quote(str(run.superseded_by_id))}"
         notices.append(
             '<p class="ui-notice ui-stale" role="status">This run is stale: it was superseded by '
-            f'<a href="{h(newer)}">run {h(str(run["superseded_by_id"])[:8])}</a> of the same branch '
+            f'<a href="{h(newer)}">run {h(str(run.superseded_by_id)[:8])}</a> of the same branch '
             "and run type. It cannot be approved; review the newer run.</p>"
         )
-    if run["status"] in (runs.RunStatus.PENDING, runs.RunStatus.PROCESSING):
+    if run.status in (runs.RunStatus.PENDING, runs.RunStatus.PROCESSING):
         notices.append(
-            f'<p class="ui-notice" role="status">This run is {h(run["status"])}: '
+            f'<p class="ui-notice" role="status">This run is {h(run.status)}: '
             "diffs are still being computed; this page reloads itself until they are done.</p>"
         )
     count, reason = waiting
@@ -213,26 +214,26 @@ def _head(
             f'<p class="ui-notice ui-stale" role="status" data-waiting="{count}">{count} '
             f"diff(s) waiting: {h(reason)}.</p>"
         )
-    if run["status"] == runs.RunStatus.FAILED:
+    if run.status == runs.RunStatus.FAILED:
         notices.append(
             f'<p class="ui-notice ui-stale" role="status">This run failed: '
-            f"{h(run['error_message'] or 'no detail')}</p>"
+            f"{h(run.error_message or 'no detail')}</p>"
         )
-    if run["status"] == runs.RunStatus.EXPIRED:
+    if run.status == runs.RunStatus.EXPIRED:
         notices.append(
             '<p class="ui-notice ui-stale" role="status" data-status="expired">This run expired: '
-            f"{h(run['error_message'] or 'it stayed pending too long')}</p>"
+            f"{h(run.error_message or 'it stayed pending too long')}</p>"
         )
     if not session.can_write:
         notices.append(
             '<p class="ui-notice" role="status">Your token is read-only: you can look, not approve.</p>'
         )
     approve_all = ""
-    if session.can_write and reviewable(run) and run["unresolved_count"]:
+    if session.can_write and reviewable(run) and run.unresolved_count:
         approve_all = action_form(
             session,
             f"/ui/runs/{quote(run_id)}/approve",
-            f"Approve all ({run['unresolved_count']})",
+            f"Approve all ({run.unresolved_count})",
             name="approve-all",
             fields=[("all", "1"), ("next", f"/ui/runs/{quote(run_id)}")],
             title="Approve every changed, new and removed snapshot and mark the run approved",
@@ -254,7 +255,7 @@ def run_page(
     context, session = signed_in(request)
     store = context.store
     run = runs.get_run(store, session.project_id, run_id)
-    repo = get_repo(store, session.project_id, str(run["repo_id"]))
+    repo = get_repo(store, session.project_id, str(run.repo_id))
     group = group if group in queries.GROUPS else "review"
     page = page_number(page)
     groups = queries.group_counts(store, run_id)
@@ -268,7 +269,7 @@ def run_page(
     keys = [
         str(r[k]) for r in (*rows, *preview) for k in ("baseline_hash", "current_hash", "diff_hash") if r[k]
     ]
-    known = artifacts_by_hash(store, str(run["repo_id"]), keys)
+    known = artifacts_by_hash(store, str(run.repo_id), keys)
     base = f"/ui/runs/{quote(run_id)}"
     back = url(base, group=None if group == "review" else group, q=q, page=page if page > 1 else None)
 
@@ -336,15 +337,15 @@ def run_page(
         )
         + unchanged
     )
-    runs_link = url(f"/ui/repos/{quote(str(repo['id']))}/runs", run_type=run["run_type"])
+    runs_link = url(f"/ui/repos/{quote(repo.id)}/runs", run_type=run.run_type)
     return layout(
         f"Run {run_id[:8]}",
         body,
         session=session,
-        refresh_seconds=3 if run["status"] in (runs.RunStatus.PENDING, runs.RunStatus.PROCESSING) else None,
+        refresh_seconds=3 if run.status in (runs.RunStatus.PENDING, runs.RunStatus.PROCESSING) else None,
         crumbs=[
             ("Repos", "/ui/repos"),
-            (str(repo["repo_full_name"]), runs_link),
+            (repo.repo_full_name, runs_link),
             (f"run {run_id[:8]}", None),
         ],
     )

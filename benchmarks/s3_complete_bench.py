@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a script: the tests package
 
-from server.live_server import LiveServer  # noqa: E402
-from server.s3_server import MotoS3  # noqa: E402
-from server.server_helpers import Client, item, page  # noqa: E402
+from tests.server.live_server import LiveServer  # noqa: E402
+from tests.server.s3_server import MotoS3  # noqa: E402
+from tests.server.server_helpers import Client, item, page  # noqa: E402
 
 
 def main() -> int:

@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from parity import playwright_test  # noqa: E402
+sys.path.insert(0, str(ROOT))  # a script: the repository root, for the tests package
 
 from pytest_visualreview import imaging  # noqa: E402
+from tests.parity import playwright_test  # noqa: E402
 
 WORK = ROOT / ".benchmarks-work" / "screenshot-bench"
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 import requests
-from server.live_server import LiveServer
+
+from tests.server.live_server import LiveServer
 
 WIDTH, HEIGHT = 200, 100  # 20,000 pixels
 PAGE = """<!doctype html><html><head><style>

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from server.live_server import LiveServer
-    from server.s3_server import MotoS3
+    from tests.server.live_server import LiveServer
+    from tests.server.s3_server import MotoS3
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><style>
@@ -108,7 +108,7 @@ def project(pytester: pytest.Pytester) -> Project:
 def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
     """One moto S3 server per session (per xdist worker) with a bucket; each live server on the
     ``shared`` backend keeps its blobs under a prefix of its own."""
-    from server.s3_server import MotoS3
+    from tests.server.s3_server import MotoS3
 
     moto = MotoS3.start(tmp_path_factory.mktemp("moto"))
     yield moto
@@ -118,7 +118,7 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
 @pytest.fixture
 def live(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """A review server of this test's own (tests/server/live_server.py), killed afterwards."""
-    from server.live_server import start_live
+    from tests.server.live_server import start_live
 
     server = start_live(tmp_path / "server-data", backend, request)
     yield server
@@ -135,7 +135,7 @@ def live(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterat
 # them; each server gets its own database and bucket prefix. Chosen tests only, so the suite stays
 # within its budget.
 
-from server.live_server import BACKENDS  # noqa: E402
+from tests.server.live_server import BACKENDS  # noqa: E402
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -153,7 +153,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[object]:
     """A real PostgreSQL cluster for this session (tests/server/postgres.py)."""
-    from server.postgres import Postgres, available
+    from tests.server.postgres import Postgres, available
 
     if not available():
         pytest.fail("PostgreSQL's server binaries are missing: run scripts/setup.sh")

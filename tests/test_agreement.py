@@ -7,7 +7,8 @@ with it (server/processing.py `classify_pair`), so the two agree in both directi
 from __future__ import annotations
 
 import pytest
-from agreement import BOUNDARY, verdicts
+
+from tests.agreement import BOUNDARY, verdicts
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 import requests
-from server.live_server import LiveServer
+
+from tests.server.live_server import LiveServer
 
 TESTS = """
 import numpy as np

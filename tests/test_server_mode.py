@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from server.live_server import LiveServer
 
 from pytest_visualreview import snapshots_yml
+from tests.server.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 from PIL import Image
-from vr_cli import EMPTY_BASELINE, EXIT_CLEAN, EXIT_FAILED, EXIT_UNRESOLVED, VrCli, baseline_hashes
 
 from pytest_visualreview import imaging
+from tests.vr_cli import EMPTY_BASELINE, EXIT_CLEAN, EXIT_FAILED, EXIT_UNRESOLVED, VrCli, baseline_hashes
 
 pytestmark = pytest.mark.slow
 

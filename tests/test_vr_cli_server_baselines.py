@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 from test_vr_cli import COMMIT, SHOTS, capture, cli  # noqa: F401 - cli is a fixture
-from vr_cli import EXIT_CLEAN, EXIT_UNRESOLVED
+
+from tests.vr_cli import EXIT_CLEAN, EXIT_UNRESOLVED
 
 pytestmark = pytest.mark.slow
 

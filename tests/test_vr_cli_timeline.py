@@ -8,7 +8,8 @@ import shutil
 import pytest
 import requests
 from test_vr_cli import SHOTS, capture, cli  # noqa: F401 - cli is a fixture
-from vr_cli import EXIT_CLEAN, EXIT_UNRESOLVED
+
+from tests.vr_cli import EXIT_CLEAN, EXIT_UNRESOLVED
 
 pytestmark = pytest.mark.slow
 

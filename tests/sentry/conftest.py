@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from server.live_server import LiveServer, start_live
 
 from pytest_visualreview.client.sentry import upload_snapshots
+from tests.server.live_server import LiveServer, start_live
 
 _apps = itertools.count(1)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from server.live_server import LiveServer
 
 from pytest_visualreview.client.sentry import upload_snapshots
+from tests.server.live_server import LiveServer
 
 from .conftest import Sentry, png
 from .test_live_api import BLUE, RED, names, vcs

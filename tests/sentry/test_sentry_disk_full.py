@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 import pytest
-from server.live_server import LiveServer
-from server.tmpfs import fill, full_disk_server
+
+from tests.server.live_server import LiveServer
+from tests.server.tmpfs import fill, full_disk_server
 
 from .conftest import Sentry, png, sha
 

@@ -1,1 +1,1 @@
-"""Tests of the reference review server (importable as ``server.*`` with tests/ on sys.path)."""
+"""Tests of the reference review server (helpers importable as ``tests.server.*``)."""

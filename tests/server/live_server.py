@@ -2,7 +2,7 @@
 
 Reusable by any suite (the plugin's server-mode tests import it)::
 
-    from server.live_server import LiveServer  # tests/ is the rootdir on sys.path
+    from tests.server.live_server import LiveServer
 
     server = LiveServer.start(tmp_path / "data")
     token = server.token("visual_review:read", "visual_review:write")

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Playwright
-from server.live_server import LiveServer
+
+from tests.server.live_server import LiveServer
 
 from .ui_env import Env, launch_args
 from .ui_seed import READ, WRITE, Client, Seeded, seed

@@ -1,4 +1,4 @@
-"""Regenerate the screenshots in docs/review.md: ``.venv/bin/python tests/ui/make_screenshots.py``.
+"""Regenerate the screenshots in docs/review.md: ``.venv/bin/python -m tests.ui.make_screenshots``.
 
 Starts a throwaway server, seeds it through the API (tests/ui/ui_seed.py), and photographs each
 review page in Chromium; also the plugin's static report. Writes docs/images/review-*.png and
@@ -8,24 +8,22 @@ docs/images/report-*.png.
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
-from server.live_server import LiveServer  # noqa: E402
-from ui_seed import READ, WRITE, Client, page_png, seed  # noqa: E402
 
 from pytest_visualreview.browser import fallback_launch_args  # noqa: E402
 from pytest_visualreview.diff import compare  # noqa: E402
 from pytest_visualreview.imaging import decode_png, encode_png  # noqa: E402
 from pytest_visualreview.records import Outcome, SnapshotRecord  # noqa: E402
 from pytest_visualreview.report import write_html_report  # noqa: E402
+from tests.server.live_server import LiveServer  # noqa: E402
+from tests.ui.ui_seed import READ, WRITE, Client, page_png, seed  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
 

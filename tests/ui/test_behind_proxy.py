@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from server.live_server import LiveServer
+
+from tests.server.live_server import LiveServer
 
 from .ui_seed import READ, WRITE, Client, seed
 

@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright
-from server.live_server import LiveServer
 
 from pytest_visualreview.browser import SYSTEM_CHROMIUM_ARGS, find_system_chromium
+from tests.server.live_server import LiveServer
 
 from .ui_seed import Client, Seeded
 

@@ -2,12 +2,16 @@
 
     .venv/bin/python benchmarks/server_bench.py [--snapshots 5000] [--changed 1000]
     .venv/bin/python benchmarks/server_bench.py --database-url postgresql://.../EMPTY_DB \
-        --worker-processes 2 --diff-workers 1
+        --blob-url s3://BUCKET/PREFIX --s3-endpoint-url http://... --worker-processes 2 --diff-workers 1
+    .venv/bin/python benchmarks/server_bench.py --shared --worker-processes 2 --diff-workers 1
 
-With ``--database-url`` the server runs on the shared store (PostgreSQL + a blob folder) and,
-with ``--worker-processes N``, as an API-only ``serve --no-worker`` plus N ``visualreview
-worker`` processes; CPU seconds are those of the server, the workers and their children
-(PostgreSQL's own are not counted).
+With ``--database-url`` the server runs on the shared store (PostgreSQL + the blobs in a folder,
+or with ``--blob-url s3://...`` in a bucket, uploads presigned straight to it; credentials from the
+``AWS_*`` environment) and, with ``--worker-processes N``, as an API-only ``serve --no-worker``
+plus N ``visualreview worker`` processes. ``--shared`` starts both itself, as the test suite does
+(tests/server/postgres.py: a PostgreSQL cluster in a temporary folder; tests/server/s3_server.py:
+a moto S3 server on 127.0.0.1). CPU seconds are those of the server, the workers and their
+children (PostgreSQL's and moto's own are not counted).
 
 What it does (issue 4, "Speed"):
 
@@ -226,6 +230,13 @@ def cpu_seconds(root_pid: int) -> tuple[float, float]:
     return total, stats.get(root_pid, (0, 0.0))[1]
 
 
+def processes_cpu(pids: list[int]) -> tuple[float, float]:
+    """CPU seconds of the API process and the worker processes with their children, and of the
+    API process alone (``pids[0]``)."""
+    trees = [cpu_seconds(pid) for pid in pids]
+    return sum(tree for tree, _alone in trees), trees[0][1]
+
+
 def timed_run(
     server_pids: list[int],
     client: Client,
@@ -240,12 +251,12 @@ def timed_run(
     t1 = time.perf_counter()
     client.upload(created["uploads"], pngs)
     t2 = time.perf_counter()
-    cpu_before = sum(cpu_seconds(pid) for pid in server_pids)
+    cpu_before = processes_cpu(server_pids)
     client.post(f"runs/{created['run_id']}/complete/")
     t3 = time.perf_counter()
     run = client.wait(created["run_id"])
     t4 = time.perf_counter()
-    cpu_after = sum(cpu_seconds(pid) for pid in server_pids)
+    cpu_after = processes_cpu(server_pids)
     if run["status"] != "completed":
         raise SystemExit(f"run failed: {run['error_message']}")
     return {
@@ -275,6 +286,15 @@ def main() -> int:
         "--database-url", default=None, help="run on PostgreSQL (an empty database) instead"
     )
     parser.add_argument(
+        "--blob-url", default=None,
+        help="with --database-url: a folder or s3://BUCKET/PREFIX (default: a temporary folder)",
+    )
+    parser.add_argument("--s3-endpoint-url", default=None, help="S3-compatible endpoint")
+    parser.add_argument(
+        "--shared", action="store_true",
+        help="start a PostgreSQL cluster and a moto S3 server (the test suite's) and run on them",
+    )
+    parser.add_argument(
         "--worker-processes", type=int, default=0,
         help="with --database-url: separate 'visualreview worker' processes (0: in 'serve')",
     )
@@ -283,7 +303,10 @@ def main() -> int:
     cores = (args.diff_workers or os.cpu_count() or 1) * max(1, args.worker_processes)
 
     tmp = Path(tempfile.mkdtemp(prefix="vr-bench-"))
+    services: list[Any] = []
     try:
+        if args.shared:
+            args.database_url, args.blob_url, args.s3_endpoint_url = start_shared(tmp, services)
         t = time.perf_counter()
         base_images = make_images(args.snapshots, 0, os.cpu_count() or 1)
         changed_images = make_images(args.changed, 1, os.cpu_count() or 1)
@@ -296,7 +319,10 @@ def main() -> int:
         data.mkdir()
         storage = ["--data-dir", str(data)]
         if args.database_url:
-            storage = ["--database-url", args.database_url, "--blob-url", str(data / "blobs")]
+            storage = ["--database-url", args.database_url,
+                       "--blob-url", args.blob_url or str(data / "blobs")]
+            if args.s3_endpoint_url:
+                storage += ["--s3-endpoint-url", args.s3_endpoint_url]
         token = admin(storage, "token", "create", "--scope", "visual_review:write")
         repo_id = admin(storage, "repo", "create", "bench/app")
         server = Server(data, args.diff_workers, storage, args.worker_processes)
@@ -362,8 +388,25 @@ def main() -> int:
                 )
             )
     finally:
+        for service in reversed(services):
+            service.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def start_shared(tmp: Path, services: list[Any]) -> tuple[str, str, str]:
+    """PostgreSQL and moto S3 as the test suite starts them: (database URL, blob URL, endpoint).
+    Their credentials go into this process's environment, which the server processes inherit."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.server.postgres import Postgres
+    from tests.server.s3_server import CREDENTIALS, MotoS3
+
+    os.environ.update(CREDENTIALS)
+    postgres = Postgres.start()
+    services.append(postgres)
+    moto = MotoS3.start(tmp)
+    services.append(moto)
+    return postgres.new_database("bench"), f"s3://{moto.bucket}/bench", moto.endpoint
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""Two API replicas and two diff workers on one PostgreSQL: one sharded run, with an API process
-and a worker holding part of the run killed (SIGKILL) mid-run. The run still completes, once,
-with the right counts: the dead worker's job goes back to the queue and the other worker
-finishes it (a run's slices are separate jobs, so the two workers shared it until then)."""
+"""Two API replicas and two diff workers on one PostgreSQL and one S3 bucket (moto), the
+multi-machine deployment: one sharded run, with an API process and a worker holding part of the
+run killed (SIGKILL) mid-run. Uploads go straight to the bucket (presigned POSTs, no image byte
+through an API process) and the workers read them from it. The run still completes, once, with
+the right counts: the dead worker's job goes back to the queue and the other worker finishes it
+(a run's slices are separate jobs, so the two workers shared it until then)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +19,7 @@ import psycopg
 import pytest
 
 from .live_server import LiveServer, storage_args
+from .s3_server import CREDENTIALS, MotoS3
 from .server_helpers import Client, changed, item, page
 
 pytestmark = pytest.mark.slow
@@ -23,13 +27,15 @@ pytestmark = pytest.mark.slow
 SNAPSHOTS = 160  # enough diff work that the run is still going when its worker is killed
 
 
-def start_worker(data_dir: Path, database_url: str, name: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start_worker(
+    data_dir: Path, database_url: str, s3: MotoS3, prefix: str, name: str
+) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = data_dir / f"worker-{name}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "pytest_visualreview.cli", "worker",
-             *storage_args(data_dir, database_url), "--diff-workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT,
+             *storage_args(data_dir, database_url, s3, prefix), "--diff-workers", "1"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS},
         )
     return process, log_path
 
@@ -65,14 +71,19 @@ def jobs_left(database_url: str) -> int:
 
 
 def test_replicas_and_workers_survive_kill_9_and_finish_the_run_once(
-    tmp_path: Path, postgres: Any
+    tmp_path: Path, postgres: Any, moto_s3: MotoS3
 ) -> None:
     database_url = postgres.new_database()
-    data = tmp_path / "shared"  # the blob folder every process shares (a bucket in production)
+    prefix = moto_s3.new_prefix()  # the one bucket prefix every process shares
+    data = tmp_path / "logs"  # only the processes' logs: no blob touches the local disk
     data.mkdir()
-    api_a = LiveServer.start(data, database_url=database_url, extra_args=("--no-worker",))
-    api_b = LiveServer.start(data, database_url=database_url, extra_args=("--no-worker",))
-    workers = [start_worker(data, database_url, name) for name in ("one", "two")]
+    apis = [
+        LiveServer.start(data, database_url=database_url, s3=moto_s3, s3_prefix=prefix,
+                         extra_args=("--no-worker",))
+        for _replica in ("a", "b")
+    ]
+    api_a, api_b = apis
+    workers = [start_worker(data, database_url, moto_s3, prefix, name) for name in ("one", "two")]
     try:
         token, repo = api_a.token(), api_a.repo("acme/big", trust_unsigned=True)
         on_a, on_b = Client(api_a.api(), token, repo), Client(api_b.api(), token, repo)
@@ -87,7 +98,9 @@ def test_replicas_and_workers_survive_kill_9_and_finish_the_run_once(
             response = client.post(f"runs/{run_id}/add-snapshots/",
                                    {"snapshots": [item(n, head[n]) for n in part]})
             assert response.status_code == 200, response.text
-            client.upload(response.json()["uploads"], by_hash)
+            uploads = response.json()["uploads"]
+            assert uploads and all(u["url"].startswith(moto_s3.endpoint) for u in uploads)
+            client.upload(uploads, by_hash)  # presigned POSTs straight to the bucket
         api_b.kill()  # a replica dies mid-run: everything it accepted is in the shared store
         assert on_a.complete(run_id)["status"] == "processing"
 
@@ -108,6 +121,10 @@ def test_replicas_and_workers_survive_kill_9_and_finish_the_run_once(
         snaps = on_a.snapshots(run_id)
         assert len(snaps) == SNAPSHOTS
         assert all(s["result"] == "changed" and s["diff_artifact"] for s in snaps.values())
+        blobs = set(api_a.bucket_keys("blobs/"))
+        for digest in {s["diff_artifact"]["content_hash"] for s in snaps.values()}:
+            assert f"blobs/{digest[:2]}/{digest[2:4]}/{digest}" in blobs, "a diff is not in the bucket"
+        assert not list(data.rglob("*.png")), "a blob was written to local disk, not the bucket"
         survivor = next(pid for pid in logs if pid != victim)
         assert f"worker pid {survivor} takes posthog:{run_id}/" in logs[survivor].read_text()
         # The queue drains: slice jobs the sweep queued again and the dead worker's job (retried

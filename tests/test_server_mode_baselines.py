@@ -8,11 +8,11 @@ import sys
 
 import pytest
 import requests
-from test_server_mode import COMMIT, api_get, wired  # noqa: F401 - wired is a fixture
 
 from pytest_visualreview import imaging, snapshots_yml
 from tests.agreement import BOUNDARY, verdicts
 from tests.server.live_server import free_port
+from tests.test_server_mode import COMMIT, api_get, wired  # noqa: F401 - wired is a fixture
 
 pytestmark = pytest.mark.slow
 

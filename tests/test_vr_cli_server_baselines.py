@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from test_vr_cli import COMMIT, SHOTS, capture, cli  # noqa: F401 - cli is a fixture
 
+from tests.test_vr_cli import COMMIT, SHOTS, capture, cli  # noqa: F401 - cli is a fixture
 from tests.vr_cli import EXIT_CLEAN, EXIT_UNRESOLVED
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 import requests
-from test_vr_cli import SHOTS, capture, cli  # noqa: F401 - cli is a fixture
 
+from tests.test_vr_cli import SHOTS, capture, cli  # noqa: F401 - cli is a fixture
 from tests.vr_cli import EXIT_CLEAN, EXIT_UNRESOLVED
 
 pytestmark = pytest.mark.slow

@@ -231,11 +231,12 @@ def build_router(context: ServerContext) -> APIRouter:
         request: Request, principal: Read, repo_id: str, run_type: str, identifier: str,
         limit: Limit = 100, offset: Offset = 0,
     ) -> dict[str, Any]:
-        count, rows = runs.timeline(
+        count, entries = runs.timeline(
             store, principal.project_id, repo_id, run_type, identifier, limit=limit, offset=offset
         )
-        artifacts = artifacts_by_hash(store, repo_id, [str(r["current_hash"]) for r in rows])
-        results = [timeline_entry_json(r, artifacts, url_for(request)) for r in rows]
+        keys = [e.snapshot.current_hash for e in entries]
+        artifacts = artifacts_by_hash(store, repo_id, keys)
+        results = [timeline_entry_json(e, artifacts, url_for(request)) for e in entries]
         return page_json(page_base(request), {}, count, limit, offset, results)
 
     @router.get("/repos/{repo_id}/quarantine/")
@@ -370,13 +371,13 @@ def build_router(context: ServerContext) -> APIRouter:
         offset: Offset = 0,
     ) -> dict[str, Any]:
         run = runs.get_run(store, principal.project_id, run_id)
-        count, rows = runs.timeline(
+        count, entries = runs.timeline(
             store, principal.project_id, str(run.repo_id), str(run.run_type), identifier,
             limit=limit, offset=offset,
         )
-        keys = [str(r["current_hash"]) for r in rows]
+        keys = [e.snapshot.current_hash for e in entries]
         artifacts = artifacts_by_hash(store, str(run.repo_id), keys)
-        results = [timeline_entry_json(r, artifacts, url_for(request)) for r in rows]
+        results = [timeline_entry_json(e, artifacts, url_for(request)) for e in entries]
         return page_json(page_base(request), {"identifier": identifier}, count, limit, offset,
                          results)
 
@@ -415,22 +416,22 @@ def build_router(context: ServerContext) -> APIRouter:
     def tolerate(
         request: Request, principal: Write, run_id: str, body: SnapshotIdIn
     ) -> dict[str, Any]:
-        row = runs.tolerate(
+        snap = runs.tolerate(
             store, principal.project_id, run_id, body.snapshot_id, token_id=principal.token_id
         )
         run = runs.get_run(store, principal.project_id, run_id)
-        return snapshots_json(store, str(run.repo_id), [row], url_for(request))[0]
+        return snapshots_json(store, str(run.repo_id), [snap], url_for(request))[0]
 
     @router.post("/runs/{run_id}/reject/", responses=REVIEWS)
     def reject(
         request: Request, principal: Write, run_id: str, body: SnapshotIdIn
     ) -> dict[str, Any]:
-        row = runs.reject(
+        snap = runs.reject(
             store, principal.project_id, run_id, body.snapshot_id, token_id=principal.token_id,
             comment=body.comment,
         )
         run = runs.get_run(store, principal.project_id, run_id)
-        return snapshots_json(store, str(run.repo_id), [row], url_for(request))[0]
+        return snapshots_json(store, str(run.repo_id), [snap], url_for(request))[0]
 
     @router.post("/runs/{run_id}/recompute/", responses=WRITES)
     def recompute(principal: Write, run_id: str) -> dict[str, Any]:

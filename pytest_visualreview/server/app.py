@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,7 +38,7 @@ from .jobs import Worker
 from .limits import BodyGate, BodyLimit, Gate
 from .processing import PostHogRuns
 from .storage import StorageConfig, as_config, open_store
-from .store import Store
+from .store import DatabaseError, Store
 
 log = logging.getLogger(__name__)
 
@@ -191,11 +190,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         body = {"type": "invalid_request", "code": code, "detail": str(exc.detail), "attr": attr}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
-    # OSError and sqlite3 errors are caught where routes are (Starlette's exception middleware),
+    # OSError and the store's errors are caught where routes are (Starlette's exception middleware),
     # so a 507 is an ordinary answer on a kept-alive connection; the catch-all below runs in the
     # outermost middleware, which re-raises and makes uvicorn drop the connection.
     @app.exception_handler(OSError)
-    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(DatabaseError)
     async def storage_error(request: Request, exc: Exception) -> JSONResponse:
         if not is_disk_full(exc):
             raise exc

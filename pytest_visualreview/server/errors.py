@@ -11,8 +11,9 @@ JSON shape (DRF/PostHog style): ``{"type": ..., "code": ..., "detail": ..., "att
 from __future__ import annotations
 
 import errno
-import sqlite3
 from typing import Any
+
+from .store import OperationalError
 
 
 class ServerError(Exception):
@@ -92,7 +93,7 @@ _FULL_ERRNOS = frozenset(filter(None, (errno.ENOSPC, getattr(errno, "EDQUOT", No
 def is_disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` says the disk is full: ``OSError(ENOSPC)`` from a blob write or SQLite's
     ``database or disk is full`` (``SQLITE_FULL``)."""
-    if isinstance(exc, sqlite3.OperationalError):
+    if isinstance(exc, OperationalError):
         return "database or disk is full" in str(exc)
     return isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
 

@@ -26,7 +26,7 @@ from .blobs import Blobs, BlobStore, open_blobs
 from .pgstore import PgStore
 from .sentry import db as sentry_db
 from .storage import StorageConfig, StorageError
-from .store import Store
+from .store import DB_FILENAME, Store
 
 #: Modules with tables of their own (``install(store)``: ``ensure_schema`` of their namespace).
 NAMESPACED = (sentry_db, uploads)
@@ -88,8 +88,8 @@ def blob_keys(root: Path) -> Iterator[str]:
 
 def migrate(data_dir: Path, target: StorageConfig, *, log: Any = print) -> dict[str, int]:
     """Copy and verify; returns rows per table plus ``blobs``. Raises :class:`MigrateError`."""
-    if not (data_dir / "visualreview.sqlite3").is_file():
-        raise MigrateError(f"--from {data_dir}: no embedded store there (visualreview.sqlite3)")
+    if not (data_dir / DB_FILENAME).is_file():
+        raise MigrateError(f"--from {data_dir}: no embedded store there ({DB_FILENAME})")
     source = Store(data_dir)
     assert target.database_url is not None
     dest = PgStore(target.database_url)

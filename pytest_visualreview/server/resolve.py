@@ -7,10 +7,9 @@ form; the PostHog API names the project by id. Unknown names are 404s naming the
 from __future__ import annotations
 
 import re
-import sqlite3
 
 from .errors import NotFound
-from .store import Store
+from .store import Row, Store
 
 
 def is_id(text: str) -> bool:
@@ -18,7 +17,7 @@ def is_id(text: str) -> bool:
     return re.fullmatch(r"[0-9]{1,18}", text) is not None
 
 
-def organization(store: Store, org: str) -> sqlite3.Row:
+def organization(store: Store, org: str) -> Row:
     """The organization named by id or slug, or 404 on ``organization_id_or_slug``."""
     column = "id" if is_id(org) else "slug"
     row = store.query_one(f"SELECT * FROM organizations WHERE {column} = ?", (org,))
@@ -27,7 +26,7 @@ def organization(store: Store, org: str) -> sqlite3.Row:
     return row
 
 
-def project(store: Store, org: str, project_name: str) -> tuple[sqlite3.Row, sqlite3.Row]:
+def project(store: Store, org: str, project_name: str) -> tuple[Row, Row]:
     """``(organization, project)`` rows for a URL's two names, or 404 naming the missing one."""
     org_row = organization(store, org)
     column = "id" if is_id(project_name) else "slug"

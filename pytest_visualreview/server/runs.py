@@ -21,8 +21,8 @@ baselines: the client sends ``baseline_hashes`` from its ``snapshots.yml``; they
 against the repo's signing keys (invalid or unsigned entries count as no baseline unless the repo
 trusts unsigned hashes). A run that sends none (PostHog's current CLI) is compared with the
 server's own accepted state (:mod:`.review.accepted`). Functions take a :class:`~.store.Store`
-and ids, raise :mod:`.errors` exceptions, and return rows; :mod:`.serialize` turns rows into API
-JSON.
+and ids, raise :mod:`.errors` exceptions, and return the frozen records of :mod:`.review.contracts`
+(never a database row); :mod:`.serialize` turns records into API JSON.
 """
 
 from __future__ import annotations
@@ -37,8 +37,11 @@ from .review.contracts import (
     RUN_TYPE_RE,
     STALE_DETAIL,
     ManifestItem,
+    MissingImage,
     RecomputeResult,
+    RunSnapshot,
     SnapshotPage,
+    TimelineEntry,
 )
 from .review.enums import ClassificationReason, ReviewState, RunStatus, SnapshotResult
 from .review.lifecycle import (
@@ -68,8 +71,9 @@ from .review.queries import (
 
 __all__ = [
     "HASH_RE", "IDENTIFIER_MAX", "INTENTIONAL_TOLERATE_REASONS", "PURPOSES", "REVIEW_STATE_FILTERS",
-    "RUN_TYPE_RE", "STALE_DETAIL", "ClassificationReason", "ManifestItem", "RecomputeResult",
-    "ReviewState", "RunStatus", "SnapshotPage", "SnapshotResult", "active_quarantined",
+    "RUN_TYPE_RE", "STALE_DETAIL", "ClassificationReason", "ManifestItem", "MissingImage",
+    "RecomputeResult", "ReviewState", "RunSnapshot", "RunStatus", "SnapshotPage", "SnapshotResult",
+    "TimelineEntry", "active_quarantined",
     "add_snapshots", "approve", "auto_approve", "build_baseline", "complete_run", "counts",
     "create_run", "expire_pending", "fail_run", "finalize", "finish_processing", "get_run",
     "get_snapshot", "held_hashes", "list_quarantine", "list_runs", "list_snapshots",

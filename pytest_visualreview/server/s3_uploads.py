@@ -78,8 +78,8 @@ class S3Uploads:
             missing = runs.missing_uploads(conn, repo_id, run_id)
             missing += runs.missing_baseline_images(conn, repo_id, run_id)
         names: dict[str, list[str]] = {}
-        for row in missing:
-            names.setdefault(str(row[1]), []).append(str(row["identifier"]))
+        for image in missing:
+            names.setdefault(image.content_hash, []).append(image.identifier)
         if not names:
             return
         with ThreadPoolExecutor(min(VERIFY_THREADS, len(names))) as pool:

@@ -6,15 +6,14 @@ are in one place when the contract moves. ``url_for`` turns a blob key into a si
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from .auth import principal_summary
 from .processing import waiting_diffs
-from .review.contracts import Artifact, Quarantine, Run, Toleration
-from .store import Store, loads
+from .review.contracts import Artifact, Quarantine, Run, RunSnapshot, TimelineEntry, Toleration
+from .store import Store
 
 UrlFor = Callable[[str], str]
 
@@ -86,68 +85,65 @@ def artifact_json(art: Artifact | None, url_for: UrlFor) -> dict[str, Any] | Non
 
 def snapshot_json(
     store: Store,
-    row: sqlite3.Row,
+    snap: RunSnapshot,
     artifacts: dict[str, Artifact],
     url_for: UrlFor,
 ) -> dict[str, Any]:
     """PostHog ``Snapshot`` (``artifacts`` from :func:`artifacts_by_hash` for the page)."""
-    diff_metadata = loads(row["diff_metadata"])
     return {
-        "current_artifact": artifact_json(artifacts.get(str(row["current_hash"])), url_for),
-        "baseline_artifact": artifact_json(artifacts.get(str(row["baseline_hash"])), url_for),
-        "diff_artifact": artifact_json(artifacts.get(str(row["diff_hash"] or "")), url_for),
-        "reviewed_by": principal_summary(store, row["reviewed_by_token_id"]),
-        "id": row["id"],
-        "run_id": row["run_id"],
-        "identifier": row["identifier"],
-        "result": row["result"],
-        "classification_reason": row["classification_reason"],
-        "diff_percentage": row["diff_percentage"],
-        "diff_pixel_count": row["diff_pixel_count"],
-        "review_state": "" if row["result"] == "unchanged" else row["review_state"],
-        "reviewed_at": row["reviewed_at"],
-        "approved_hash": row["approved_hash"],
-        "tolerated_hash_id": row["tolerated_hash_id"],
-        "is_quarantined": bool(row["is_quarantined"]),
-        "metadata": loads(row["metadata"]),
-        "ssim_score": row["ssim_score"],
-        "change_kind": row["change_kind"],
-        "size_mismatch": bool(diff_metadata.get("size_mismatch", False)),
-        "diff_metadata": diff_metadata,
-        "current_hash": row["current_hash"],
-        "baseline_hash": row["baseline_hash"],
+        "current_artifact": artifact_json(artifacts.get(snap.current_hash), url_for),
+        "baseline_artifact": artifact_json(artifacts.get(snap.baseline_hash), url_for),
+        "diff_artifact": artifact_json(artifacts.get(snap.diff_hash or ""), url_for),
+        "reviewed_by": principal_summary(store, snap.reviewed_by_token_id),
+        "id": snap.id,
+        "run_id": snap.run_id,
+        "identifier": snap.identifier,
+        "result": snap.result,
+        "classification_reason": snap.classification_reason,
+        "diff_percentage": snap.diff_percentage,
+        "diff_pixel_count": snap.diff_pixel_count,
+        "review_state": snap.shown_review_state,
+        "reviewed_at": snap.reviewed_at,
+        "approved_hash": snap.approved_hash,
+        "tolerated_hash_id": snap.tolerated_hash_id,
+        "is_quarantined": snap.is_quarantined,
+        "metadata": snap.metadata,
+        "ssim_score": snap.ssim_score,
+        "change_kind": snap.change_kind,
+        "size_mismatch": bool(snap.diff_metadata.get("size_mismatch", False)),
+        "diff_metadata": snap.diff_metadata,
+        "current_hash": snap.current_hash,
+        "baseline_hash": snap.baseline_hash,
     }
 
 
 def snapshots_json(
-    store: Store, repo_id: str, rows: Sequence[sqlite3.Row], url_for: UrlFor
+    store: Store, repo_id: str, snaps: Sequence[RunSnapshot], url_for: UrlFor
 ) -> list[dict[str, Any]]:
-    keys: list[str] = []
-    for row in rows:
-        keys += [str(row["current_hash"]), str(row["baseline_hash"]), str(row["diff_hash"] or "")]
+    keys = [k for snap in snaps for k in (snap.current_hash, snap.baseline_hash, snap.diff_hash or "")]
     artifacts = artifacts_by_hash(store, repo_id, keys)
-    return [snapshot_json(store, row, artifacts, url_for) for row in rows]
+    return [snapshot_json(store, snap, artifacts, url_for) for snap in snaps]
 
 
 def timeline_entry_json(
-    row: sqlite3.Row, artifacts: dict[str, Artifact], url_for: UrlFor
+    entry: TimelineEntry, artifacts: dict[str, Artifact], url_for: UrlFor
 ) -> dict[str, Any]:
     """PostHog ``SnapshotHistoryEntry``."""
-    diff_metadata = loads(row["diff_metadata"])
+    snap = entry.snapshot
     return {
-        "current_artifact": artifact_json(artifacts.get(str(row["current_hash"])), url_for),
-        "run_id": row["run_id"],
-        "snapshot_id": row["id"],
-        "result": row["result"],
-        "branch": row["branch"],
-        "commit_sha": row["commit_sha"],
-        "created_at": row["run_created_at"],
-        "pr_number": row["pr_number"],
-        "diff_percentage": row["diff_percentage"],
-        "review_state": "" if row["result"] == "unchanged" else row["review_state"],
-        "ssim_score": row["ssim_score"],
-        "change_kind": row["change_kind"],
-        "size_mismatch": bool(diff_metadata.get("size_mismatch", False)),
+        "current_artifact": artifact_json(artifacts.get(snap.current_hash), url_for),
+        "run_id": snap.run_id,
+        "snapshot_id": snap.id,
+        "result": snap.result,
+        "branch": entry.branch,
+        "commit_sha": entry.commit_sha,
+        "created_at": entry.run_created_at,
+        "pr_number": entry.pr_number,
+        "diff_percentage": snap.diff_percentage,
+        "review_state": snap.shown_review_state,
+        "ssim_score": snap.ssim_score,
+        "change_kind": snap.change_kind,
+        "size_mismatch": bool(snap.diff_metadata.get("size_mismatch", False)),
         "row_shift": None,
     }
 

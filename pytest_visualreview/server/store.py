@@ -34,6 +34,9 @@ DB_FILENAME = "visualreview.sqlite3"
 #: ``conn.execute(sql, params)``), so the domain does not know which store it has.
 Row = sqlite3.Row
 Connection = sqlite3.Connection
+#: The store's errors, for the one place that turns a full disk into a 507 (:mod:`.errors`, ``app``).
+DatabaseError = sqlite3.Error
+OperationalError = sqlite3.OperationalError
 
 #: Schema migrations, in order. Index i brings user_version from i to i + 1. Append only.
 MIGRATIONS: list[str] = [

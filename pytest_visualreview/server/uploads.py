@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from ..imaging import ImageError
 from . import ingest
 from .blobs import Blobs
 from .errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge
+from .review.contracts import Artifact
 from .store import Store, new_id, now
 from .tokens import b64url, mac, unb64url, verify
 
@@ -189,8 +189,8 @@ def ingest_png(
     max_bytes: int = MAX_UPLOAD_BYTES,
     kind: str = "image",
     policy: UploadPolicy | None = None,
-) -> sqlite3.Row:
-    """Verify and store an uploaded snapshot PNG; return its artifact row (existing or new).
+) -> Artifact:
+    """Verify and store an uploaded snapshot PNG; return its artifact (existing or new).
 
     With the ``policy`` it came with, the upload is single-use and the PNG's header must be the
     size the policy declares, both checked before decoding. The Sentry router can call this too,
@@ -226,11 +226,11 @@ def ingest_png(
             code="hash_mismatch",
             attr="file",
         ) from None
-    row = store_artifact(
+    stored = store_artifact(
         store, blobs, repo_id, claimed_hash, data, checked.width, checked.height, kind=kind
     )
     _mark_used(store, policy)
-    return row
+    return stored
 
 
 def _used(store: Store, policy: UploadPolicy) -> bool:
@@ -261,27 +261,29 @@ def store_artifact(
     height: int | None,
     *,
     kind: str,
-) -> sqlite3.Row:
+) -> Artifact:
     """Write the blob, then the artifact row (a row without its blob is the state to avoid)."""
 
-    def write_row() -> sqlite3.Row:
+    def write_row() -> Artifact:
         with store.transaction() as conn:
             conn.execute(
                 "INSERT INTO artifacts (id, repo_id, content_hash, kind, width, height,"
                 " size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (new_id(), repo_id, key, kind, width, height, len(data), now()),
             )
-        row = artifact(store, repo_id, key)
-        assert row is not None
-        return row
+        stored = artifact(store, repo_id, key)
+        assert stored is not None
+        return stored
 
     return ingest.store(blobs, key, data, write_row)
 
 
-def artifact(store: Store, repo_id: str, key: str) -> sqlite3.Row | None:
-    return store.query_one(
+def artifact(store: Store, repo_id: str, key: str) -> Artifact | None:
+    """The repo's artifact of blob ``key``, or None when the repo does not hold it."""
+    row = store.query_one(
         "SELECT * FROM artifacts WHERE repo_id = ? AND content_hash = ?", (repo_id, key)
     )
+    return None if row is None else Artifact.from_row(row)
 
 
 def download_url(

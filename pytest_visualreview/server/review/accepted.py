@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..store import Connection, Row, new_id, now
-from .contracts import Repo, Run
+from ..store import Connection, new_id, now
+from .contracts import Repo, Run, RunSnapshot
 from .enums import AcceptSource, ReviewState, RunStatus, SnapshotResult
 
 #: The ``run_baselines.token`` of entries the server filled in from the accepted state.
@@ -182,12 +182,12 @@ def record_approvals(conn: Connection, run_id: str, source: AcceptSource) -> int
     return accept(conn, _scope(run), entries, source, run_id)
 
 
-def undo_approval(conn: Connection, run_id: str, snapshot: Row) -> int:
+def undo_approval(conn: Connection, run_id: str, snapshot: RunSnapshot) -> int:
     """A snapshot this run had approved is rejected: if its branch still holds what this run
     accepted, put back what the run was compared with (its baseline; none for a new snapshot)."""
     run = _run(conn, run_id)
     assert run is not None
-    identifier = str(snapshot["identifier"])
+    identifier = snapshot.identifier
     held = conn.execute(
         "SELECT source_run_id FROM accepted_baselines WHERE repo_id = ? AND run_type = ?"
         " AND branch = ? AND identifier = ?",
@@ -195,7 +195,7 @@ def undo_approval(conn: Connection, run_id: str, snapshot: Row) -> int:
     ).fetchone()
     if held is None or held["source_run_id"] != run_id:
         return 0  # a later run or approval has moved it since: leave that alone
-    restored = "" if snapshot["result"] == SnapshotResult.NEW else str(snapshot["baseline_hash"])
+    restored = "" if snapshot.result == SnapshotResult.NEW else snapshot.baseline_hash
     return accept(conn, _scope(run), {identifier: restored}, AcceptSource.REJECTED, run_id)
 
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import Conflict, Invalid
-from ..store import Connection, Row, Store, new_id, now
+from ..store import Connection, Store, new_id, now
 from .accepted import record_approvals, undo_approval
 from .baselines import build_baseline
-from .contracts import INTENTIONAL_TOLERATE_REASONS, STALE_DETAIL, RecomputeResult, Run
+from .contracts import (
+    INTENTIONAL_TOLERATE_REASONS,
+    STALE_DETAIL,
+    RecomputeResult,
+    Run,
+    RunSnapshot,
+)
 from .enums import AcceptSource, ReviewState, RunStatus, SnapshotResult
 from .lifecycle import recount
 from .quarantine import restamp_quarantine
@@ -109,15 +115,15 @@ def _mark_run_approved(
 def reject(
     store: Store, project_id: int, run_id: str, snapshot_id: str, *, token_id: int | None,
     comment: str = "",
-) -> Row:
+) -> RunSnapshot:
     """Mark one changed/new/removed snapshot rejected (a passive annotation, as in PostHog)."""
     with store.transaction() as conn:
         run = get_run(store, project_id, run_id)
         _reviewable(run, "reviewed")
         snap = get_snapshot(store, run_id, snapshot_id)
-        if snap["result"] == SnapshotResult.UNCHANGED:
+        if snap.result == SnapshotResult.UNCHANGED:
             raise Invalid("Unchanged snapshots cannot be rejected", attr="snapshot_id")
-        if snap["review_state"] == ReviewState.APPROVED:
+        if snap.review_state == ReviewState.APPROVED:
             undo_approval(conn, run_id, snap)
         conn.execute(
             "UPDATE run_snapshots SET review_state = 'rejected', approved_hash = '',"
@@ -130,7 +136,7 @@ def reject(
 def tolerate(
     store: Store, project_id: int, run_id: str, snapshot_id: str, *, token_id: int | None,
     reason: str = "human",
-) -> Row:
+) -> RunSnapshot:
     """Accept a changed snapshot as rendering noise: mint (or revive) the toleration
     ``(identifier, baseline_hash, current_hash)`` so future runs classify it unchanged. The result
     stays ``changed`` and the baseline is not updated."""
@@ -143,12 +149,12 @@ def tolerate(
             raise Invalid("Only completed runs can be reviewed", code="run_not_completed",
                           attr="status")
         snap = get_snapshot(store, run_id, snapshot_id)
-        if snap["result"] != SnapshotResult.CHANGED:
+        if snap.result != SnapshotResult.CHANGED:
             raise Invalid("Snapshot cannot be marked as tolerated", attr="snapshot_id")
         existing = conn.execute(
             "SELECT id FROM tolerated_hashes WHERE repo_id = ? AND identifier = ?"
             " AND baseline_hash = ? AND alternate_hash = ?",
-            (run.repo_id, snap["identifier"], snap["baseline_hash"], snap["current_hash"]),
+            (run.repo_id, snap.identifier, snap.baseline_hash, snap.current_hash),
         ).fetchone()
         if existing:
             tol_id = str(existing["id"])
@@ -163,8 +169,8 @@ def tolerate(
                 "INSERT INTO tolerated_hashes (id, repo_id, identifier, baseline_hash,"
                 " alternate_hash, reason, source_run_id, created_by_token_id, diff_percentage,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (tol_id, run.repo_id, snap["identifier"], snap["baseline_hash"],
-                 snap["current_hash"], reason, run_id, token_id, snap["diff_percentage"], stamp),
+                (tol_id, run.repo_id, snap.identifier, snap.baseline_hash,
+                 snap.current_hash, reason, run_id, token_id, snap.diff_percentage, stamp),
             )
         conn.execute(
             "UPDATE run_snapshots SET review_state = 'tolerated', tolerated_hash_id = ?,"

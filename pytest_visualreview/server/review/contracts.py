@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import Row, loads
-from .enums import RunStatus
+from .enums import ClassificationReason, ReviewState, RunStatus, SnapshotResult
 
 #: A content hash: BLAKE3 of the RGBA pixels, lower-case hex.
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -209,6 +209,112 @@ class Toleration:
 
 
 @dataclass(frozen=True)
+class RunSnapshot:
+    """A snapshot of a run (``run_snapshots``), its JSON columns parsed.
+
+    ``review_state`` is the stored value: an unchanged snapshot may still hold ``pending`` from
+    before it was classified, so what a client sees is :attr:`shown_review_state`."""
+
+    id: str
+    run_id: str
+    seq: int
+    identifier: str
+    current_hash: str
+    baseline_hash: str
+    current_width: int | None
+    current_height: int | None
+    result: SnapshotResult
+    classification_reason: ClassificationReason
+    needs_diff: bool
+    tolerated_hash_id: str | None
+    is_quarantined: bool
+    diff_percentage: float | None
+    diff_pixel_count: int | None
+    ssim_score: float | None
+    change_kind: str
+    diff_hash: str | None
+    diff_metadata: dict[str, Any]
+    review_state: ReviewState
+    reviewed_at: str | None
+    reviewed_by_token_id: int | None
+    review_comment: str
+    approved_hash: str
+    metadata: dict[str, Any]
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> RunSnapshot:
+        return cls(
+            id=str(row["id"]),
+            run_id=str(row["run_id"]),
+            seq=int(row["seq"]),
+            identifier=str(row["identifier"]),
+            current_hash=str(row["current_hash"]),
+            baseline_hash=str(row["baseline_hash"]),
+            current_width=row["current_width"],
+            current_height=row["current_height"],
+            result=SnapshotResult(row["result"]),
+            classification_reason=ClassificationReason(row["classification_reason"] or ""),
+            needs_diff=bool(row["needs_diff"]),
+            tolerated_hash_id=row["tolerated_hash_id"],
+            is_quarantined=bool(row["is_quarantined"]),
+            diff_percentage=row["diff_percentage"],
+            diff_pixel_count=row["diff_pixel_count"],
+            ssim_score=row["ssim_score"],
+            change_kind=str(row["change_kind"] or ""),
+            diff_hash=row["diff_hash"],
+            diff_metadata=loads(row["diff_metadata"]) or {},
+            review_state=ReviewState(row["review_state"] or ""),
+            reviewed_at=row["reviewed_at"],
+            reviewed_by_token_id=row["reviewed_by_token_id"],
+            review_comment=str(row["review_comment"] or ""),
+            approved_hash=str(row["approved_hash"] or ""),
+            metadata=loads(row["metadata"]) or {},
+            created_at=str(row["created_at"]),
+        )
+
+    @property
+    def shown_review_state(self) -> ReviewState:
+        """The review state clients see: none for an unchanged snapshot (PostHog's rule)."""
+        return ReviewState.NONE if self.result == SnapshotResult.UNCHANGED else self.review_state
+
+    @property
+    def image_keys(self) -> tuple[str, ...]:
+        """The blob keys this snapshot shows (baseline, current, diff), those it has."""
+        return tuple(k for k in (self.baseline_hash, self.current_hash, self.diff_hash or "") if k)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One baseline transition of an identifier: the snapshot and the run it came from
+    (``run_snapshots`` joined with ``runs``)."""
+
+    snapshot: RunSnapshot
+    branch: str
+    commit_sha: str
+    pr_number: int | None
+    run_created_at: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> TimelineEntry:
+        return cls(
+            snapshot=RunSnapshot.from_row(row),
+            branch=str(row["branch"]),
+            commit_sha=str(row["commit_sha"]),
+            pr_number=row["pr_number"],
+            run_created_at=str(row["run_created_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class MissingImage:
+    """An image a run needs that the repo does not hold yet (an upload to ask for)."""
+
+    identifier: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
 class ManifestItem:
     """One snapshot in a CI manifest."""
 
@@ -221,7 +327,7 @@ class ManifestItem:
 @dataclass(frozen=True)
 class SnapshotPage:
     count: int
-    rows: list[Row]
+    rows: list[RunSnapshot]
     quarantined_count: int
 
 @dataclass(frozen=True)

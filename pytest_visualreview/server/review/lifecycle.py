@@ -11,10 +11,19 @@ from typing import Any
 
 from ..errors import Invalid
 from ..repos import get_repo
-from ..store import Connection, Row, Store, dumps, new_id, now
+from ..store import Connection, Store, dumps, new_id, now
 from . import accepted
 from .baselines import stored_baseline, validate_baseline_hashes, verify_token
-from .contracts import HASH_RE, IDENTIFIER_MAX, PURPOSES, RUN_TYPE_RE, ManifestItem, Repo, Run
+from .contracts import (
+    HASH_RE,
+    IDENTIFIER_MAX,
+    PURPOSES,
+    RUN_TYPE_RE,
+    ManifestItem,
+    MissingImage,
+    Repo,
+    Run,
+)
 from .enums import ClassificationReason, ReviewState, RunStatus, SnapshotResult
 from .quarantine import active_quarantined
 from .queries import get_run, held_hashes
@@ -188,7 +197,7 @@ def complete_run(store: Store, project_id: int, run_id: str) -> Run:
         missing = missing_uploads(conn, repo_id, run_id)
         if missing:
             names = ", ".join(
-                f"{r['identifier']} ({r['current_hash'][:12]}…)" for r in missing[:10]
+                f"{m.identifier} ({m.content_hash[:12]}…)" for m in missing[:10]
             )
             more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
             message = (
@@ -214,28 +223,35 @@ def complete_run(store: Store, project_id: int, run_id: str) -> Run:
             recount(conn, run_id)
     return get_run(store, project_id, run_id)
 
-def missing_uploads(conn: Connection, repo_id: str, run_id: str) -> list[Row]:
-    """``(identifier, current_hash)`` of the run's snapshots whose image the repo does not hold."""
-    return conn.execute(
+def missing_uploads(conn: Connection, repo_id: str, run_id: str) -> list[MissingImage]:
+    """The run's snapshots (identifier, current hash) whose image the repo does not hold."""
+    return _missing(
+        conn,
         "SELECT rs.identifier, rs.current_hash FROM run_snapshots rs"
         " LEFT JOIN artifacts a ON a.repo_id = ? AND a.content_hash = rs.current_hash"
         " WHERE rs.run_id = ? AND rs.result != 'removed' AND a.id IS NULL"
         " ORDER BY rs.identifier",
         (repo_id, run_id),
-    ).fetchall()
+    )
 
 
-def missing_baseline_images(conn: Connection, repo_id: str, run_id: str) -> list[Row]:
-    """``(identifier, content_hash)`` of the run's verified baselines whose image the repo does not
+def missing_baseline_images(conn: Connection, repo_id: str, run_id: str) -> list[MissingImage]:
+    """The run's verified baselines (identifier, content hash) whose image the repo does not
     hold: :func:`add_snapshots` asks for those uploads too, so changed snapshots can be diffed."""
-    return conn.execute(
+    return _missing(
+        conn,
         "SELECT rb.identifier, rb.content_hash FROM run_baselines rb"
         " JOIN run_snapshots rs ON rs.run_id = rb.run_id AND rs.identifier = rb.identifier"
         " LEFT JOIN artifacts a ON a.repo_id = ? AND a.content_hash = rb.content_hash"
         " WHERE rb.run_id = ? AND COALESCE(rb.content_hash, '') != '' AND a.id IS NULL"
         " ORDER BY rb.identifier",
         (repo_id, run_id),
-    ).fetchall()
+    )
+
+
+def _missing(conn: Connection, sql: str, params: tuple[str, str]) -> list[MissingImage]:
+    """``sql`` selects (identifier, hash) pairs: as records."""
+    return [MissingImage(str(r[0]), str(r[1])) for r in conn.execute(sql, params).fetchall()]
 
 
 def _classify(conn: Connection, run: Run) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..errors import Invalid, NotFound
 from ..repos import get_repo
-from ..store import Row, Store, now
-from .contracts import Run, SnapshotPage, Toleration
+from ..store import Store, now
+from .contracts import Run, RunSnapshot, SnapshotPage, TimelineEntry, Toleration
 
 
 def get_run(store: Store, project_id: int, run_id: str) -> Run:
@@ -20,13 +20,14 @@ def get_run(store: Store, project_id: int, run_id: str) -> Run:
         raise NotFound(f"run {run_id} not found", attr="id")
     return Run.from_row(row)
 
-def get_snapshot(store: Store, run_id: str, snapshot_id: str) -> Row:
+def get_snapshot(store: Store, run_id: str, snapshot_id: str) -> RunSnapshot:
+    """The run's snapshot, or 404 when the run has no snapshot of that id."""
     row = store.query_one(
         "SELECT * FROM run_snapshots WHERE id = ? AND run_id = ?", (str(snapshot_id), run_id)
     )
     if row is None:
         raise NotFound(f"snapshot {snapshot_id} not found in run {run_id}", attr="snapshot_id")
-    return row
+    return RunSnapshot.from_row(row)
 
 def held_hashes(store: Store, repo_id: str, hashes: Iterable[str]) -> set[str]:
     """Which of ``hashes`` the repo already has an artifact for (upload dedupe)."""
@@ -134,7 +135,7 @@ def list_snapshots(
     )
     return SnapshotPage(
         count=int(total[0]) if total else 0,
-        rows=rows,
+        rows=[RunSnapshot.from_row(row) for row in rows],
         quarantined_count=int(quarantined[0]) if quarantined and not include_quarantined else 0,
     )
 
@@ -147,7 +148,7 @@ def timeline(
     *,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[int, list[Row]]:
+) -> tuple[int, list[TimelineEntry]]:
     """Deduped baseline timeline for one snapshot identity, newest first: one entry per
     baseline transition on the repo's default branches (PostHog ``get_snapshot_history``)."""
     repo = get_repo(store, project_id, repo_id)
@@ -160,12 +161,12 @@ def timeline(
         " AND r.status = 'completed' ORDER BY r.seq",
         (repo_id, run_type, identifier, *branches),
     )
-    transitions: list[Row] = []
+    transitions: list[TimelineEntry] = []
     previous: str | None = None
     for row in rows:
         baseline = str(row["baseline_hash"])
         if not transitions or baseline != previous:
-            transitions.append(row)
+            transitions.append(TimelineEntry.from_row(row))
         previous = baseline
     transitions.reverse()
     return len(transitions), transitions[offset : offset + limit]

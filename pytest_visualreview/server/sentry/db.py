@@ -11,10 +11,9 @@ Every function takes the :class:`~pytest_visualreview.server.store.Store`; nothi
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-from ..store import Store, dumps, loads, now, parse_time
+from ..store import Row, Store, dumps, loads, now, parse_time
 from .categorize import ImageResult, summarize
 from .manifest import Manifest, SnapshotUpload, VcsInfo
 from .views import ApprovalRow, ComparisonRow, SnapshotRow
@@ -126,7 +125,7 @@ def add_file(
         )
 
 
-def get_file(store: Store, project_id: int, image_id: str) -> sqlite3.Row | None:
+def get_file(store: Store, project_id: int, image_id: str) -> Row | None:
     return store.query_one(
         "SELECT * FROM sentry_files WHERE project_id = ? AND image_id = ?", (project_id, image_id)
     )
@@ -141,7 +140,7 @@ def existing_files(store: Store, project_id: int, image_ids: list[str]) -> set[s
 # -- snapshots -----------------------------------------------------------------------------------
 
 
-def _snapshot(row: sqlite3.Row) -> SnapshotRow:
+def _snapshot(row: Row) -> SnapshotRow:
     vcs = VcsInfo(
         head_sha=row["head_sha"],
         base_sha=row["base_sha"],
@@ -253,7 +252,7 @@ def base_exists(store: Store, head: SnapshotRow) -> bool:
 # -- comparisons ---------------------------------------------------------------------------------
 
 
-def _comparison(row: sqlite3.Row) -> ComparisonRow:
+def _comparison(row: Row) -> ComparisonRow:
     results = {name: ImageResult.from_dict(data) for name, data in (loads(row["results"]) or {}).items()}
     return ComparisonRow(
         id=int(row["id"]),

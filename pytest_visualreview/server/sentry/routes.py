@@ -15,7 +15,6 @@ server's URL secret), so sentry-cli's debug log never prints the user's real tok
 from __future__ import annotations
 
 import io
-import sqlite3
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from ..errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge, Un
 from ..limits import BodyLimit
 from ..openapi import READ, WRITE, body, errors
 from ..resolve import is_id
-from ..store import Store
+from ..store import Row, Store
 from . import db, views
 from .compare import INCOMPLETE_CHAIN, Checked, IngestError, SentryComparisons, check, ingest, store_checked
 from .manifest import UPLOAD_SCHEMA, ManifestError, parse_json_body, parse_upload
@@ -228,7 +227,7 @@ async def create_snapshot(org: str, project: str, request: Request) -> JSONRespo
     )
 
 
-def _may_upload(org: str, project: str, request: Request) -> tuple[sqlite3.Row, int, Principal]:
+def _may_upload(org: str, project: str, request: Request) -> tuple[Row, int, Principal]:
     context = get_context(request)
     store = context.store
     principal = _principal(store, request, WRITE_SCOPES)
@@ -239,7 +238,7 @@ def _may_upload(org: str, project: str, request: Request) -> tuple[sqlite3.Row, 
 
 
 def _create_snapshot(
-    where: tuple[sqlite3.Row, int, Principal], request: Request, raw: bytes, encoding: str | None
+    where: tuple[Row, int, Principal], request: Request, raw: bytes, encoding: str | None
 ) -> JSONResponse:
     context = get_context(request)
     store = context.store

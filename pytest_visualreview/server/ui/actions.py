@@ -130,7 +130,7 @@ def quarantine(
         session.project_id,
         str(run.repo_id),
         str(run.run_type),
-        str(snap["identifier"]),
+        snap.identifier,
         reason=reason[:255] or "quarantined in the review pages",
         token_id=session.principal.token_id,
         source="human",
@@ -150,7 +150,7 @@ def unquarantine(
     run = runs.get_run(store, session.project_id, run_id)
     snap = runs.get_snapshot(store, run_id, snapshot_id)
     runs.unquarantine(
-        store, session.project_id, str(run.repo_id), str(run.run_type), str(snap["identifier"])
+        store, session.project_id, str(run.repo_id), str(run.run_type), snap.identifier
     )
     _restamp(request, session, run_id)
     return _back(next, run_id)

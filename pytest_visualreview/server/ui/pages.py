@@ -253,7 +253,7 @@ def timeline_page(
     if not run_type or not identifier:
         raise Invalid("a timeline needs ?run_type=...&identifier=...", attr="identifier")
     page = page_number(page)
-    total, rows = runs.timeline(
+    total, timeline = runs.timeline(
         store,
         session.project_id,
         repo_id,
@@ -262,33 +262,34 @@ def timeline_page(
         limit=TIMELINE_PER_PAGE,
         offset=(page - 1) * TIMELINE_PER_PAGE,
     )
-    keys = [str(r[k]) for r in rows for k in ("baseline_hash", "current_hash", "diff_hash") if r[k]]
+    keys = [k for entry in timeline for k in entry.snapshot.image_keys]
     known = artifacts_by_hash(store, repo_id, keys)
     img_base = f"/ui/repos/{quote(repo_id)}/images/"
 
-    def ref(key: object) -> viewer.ImageRef | None:
-        art = known.get(str(key)) if key else None
-        if art is None:
+    def ref(key: str | None) -> viewer.ImageRef | None:
+        art = known.get(key) if key else None
+        if not key or art is None:
             return None
-        return viewer.ImageRef(img_base + str(key), art.width or 0, art.height or 0)
+        return viewer.ImageRef(img_base + key, art.width or 0, art.height or 0)
 
     entries = []
-    for row in rows:
-        run_link = f"/ui/runs/{quote(str(row['run_id']))}#s-{row['id']}"
-        pr = f" · PR #{row['pr_number']}" if row["pr_number"] is not None else ""
+    for entry in timeline:
+        snap = entry.snapshot
+        run_link = f"/ui/runs/{quote(snap.run_id)}#s-{snap.id}"
+        pr = f" · PR #{entry.pr_number}" if entry.pr_number is not None else ""
         entries.append(
-            f'<article class="vr-item ui-entry" data-run-id="{h(row["run_id"])}">'
+            f'<article class="vr-item ui-entry" data-run-id="{h(snap.run_id)}">'
             f'<header class="ui-item-head"><h3><a href="{h(run_link)}">'
-            f"{h(short_time(row['run_created_at']))}</a> {badge(str(row['result']))}"
-            f"{' ' + badge(str(row['review_state'])) if row['review_state'] else ''}</h3>"
-            f'<p class="ui-meta">{h(row["branch"])} · <code>{h(str(row["commit_sha"])[:10])}</code>'
-            f"{h(pr)} · baseline <code>{h(str(row['baseline_hash'])[:12] or 'none')}</code>"
-            f"{' · diff ' + h(percent(row['diff_percentage'])) if row['diff_percentage'] is not None else ''}"
+            f"{h(short_time(entry.run_created_at))}</a> {badge(str(snap.result))}"
+            f"{' ' + badge(str(snap.review_state)) if snap.review_state else ''}</h3>"
+            f'<p class="ui-meta">{h(entry.branch)} · <code>{h(entry.commit_sha[:10])}</code>'
+            f"{h(pr)} · baseline <code>{h(snap.baseline_hash[:12] or 'none')}</code>"
+            f"{' · diff ' + h(percent(snap.diff_percentage)) if snap.diff_percentage is not None else ''}"
             "</p></header>"
             + viewer.viewer_html(
-                expected=ref(row["baseline_hash"]),
-                actual=ref(row["current_hash"]),
-                diff=ref(row["diff_hash"]),
+                expected=ref(snap.baseline_hash),
+                actual=ref(snap.current_hash),
+                diff=ref(snap.diff_hash),
                 label=identifier,
             )
             + "</article>"

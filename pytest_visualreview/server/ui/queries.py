@@ -7,9 +7,7 @@ page cannot show another project's rows.
 
 from __future__ import annotations
 
-import sqlite3
-
-from ..review.contracts import Run
+from ..review.contracts import Run, RunSnapshot
 from ..runs import REVIEW_STATE_FILTERS
 from ..store import Store
 
@@ -108,11 +106,11 @@ def count(store: Store, run_id: str, group: str, *, search: str = "") -> int:
 
 def snapshots(
     store: Store, run_id: str, group: str, *, limit: int, offset: int, search: str = ""
-) -> list[sqlite3.Row]:
+) -> list[RunSnapshot]:
     """One page of a group, changed before new before removed, then by identifier."""
     extra, params = _search(search)
-    return store.query(
+    return [RunSnapshot.from_row(row) for row in store.query(
         f"SELECT * FROM run_snapshots WHERE run_id = ? AND {_GROUP_WHERE[group]}{extra}"
         f" ORDER BY {_ORDER} LIMIT ? OFFSET ?",
         (run_id, *params, limit, offset),
-    )
+    )]

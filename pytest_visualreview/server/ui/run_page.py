@@ -7,8 +7,6 @@ snapshots are a collapsed group with a tab of their own.
 
 from __future__ import annotations
 
-import sqlite3
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -16,7 +14,7 @@ from ... import viewer
 from .. import runs
 from ..processing import waiting_diffs
 from ..repos import get_repo
-from ..review.contracts import Artifact, Repo, Run
+from ..review.contracts import Artifact, Repo, Run, RunSnapshot
 from ..serialize import artifacts_by_hash
 from . import queries
 from .common import html_errors, signed_in
@@ -49,7 +47,7 @@ def reviewable(run: Run) -> bool:
 
 
 def _snapshot_html(
-    row: sqlite3.Row,
+    snap: RunSnapshot,
     *,
     run: Run,
     session: UiSession,
@@ -58,39 +56,39 @@ def _snapshot_html(
     next_anchor: str,
 ) -> str:
     run_id, repo_id = str(run.id), str(run.repo_id)
-    result, state = str(row["result"]), str(row["review_state"] or "")
+    result, state = str(snap.result), str(snap.review_state)
     img_base = f"/ui/repos/{quote(repo_id)}/images/"
 
-    def ref(key: object) -> viewer.ImageRef | None:
-        art = known.get(str(key)) if key else None
-        if art is None:
+    def ref(key: str | None) -> viewer.ImageRef | None:
+        art = known.get(key) if key else None
+        if not key or art is None:
             return None
-        return viewer.ImageRef(img_base + str(key), art.width or 0, art.height or 0)
+        return viewer.ImageRef(img_base + key, art.width or 0, art.height or 0)
 
-    expected = ref(row["baseline_hash"])
-    actual = ref(row["current_hash"])
-    diff = ref(row["diff_hash"])
+    expected = ref(snap.baseline_hash)
+    actual = ref(snap.current_hash)
+    diff = ref(snap.diff_hash)
     meta = []
-    if row["diff_percentage"] is not None and result != "new":
-        meta.append(f'<span class="ui-diff">{h(percent(row["diff_percentage"]))} differ</span>')
-    if row["diff_pixel_count"] is not None:
-        meta.append(f"{int(row['diff_pixel_count']):,} px")
-    if row["change_kind"]:
-        meta.append(h(row["change_kind"]))
-    if row["current_width"] and row["current_height"]:
-        meta.append(f"{row['current_width']}x{row['current_height']}")
-    if row["classification_reason"]:
-        meta.append(h(str(row["classification_reason"]).replace("_", " ")))
+    if snap.diff_percentage is not None and result != "new":
+        meta.append(f'<span class="ui-diff">{h(percent(snap.diff_percentage))} differ</span>')
+    if snap.diff_pixel_count is not None:
+        meta.append(f"{snap.diff_pixel_count:,} px")
+    if snap.change_kind:
+        meta.append(h(snap.change_kind))
+    if snap.current_width and snap.current_height:
+        meta.append(f"{snap.current_width}x{snap.current_height}")
+    if snap.classification_reason:
+        meta.append(h(str(snap.classification_reason).replace("_", " ")))
     timeline = url(
         f"/ui/repos/{quote(repo_id)}/timeline",
         run_type=run.run_type,
-        identifier=row["identifier"],
+        identifier=snap.identifier,
     )
     actions = []
     if session.can_write and reviewable(run):
-        target = f"/ui/runs/{quote(run_id)}/snapshots/{quote(str(row['id']))}"
+        target = f"/ui/runs/{quote(run_id)}/snapshots/{quote(snap.id)}"
         back_to = [("next", back + next_anchor)]
-        if result != runs.SnapshotResult.UNCHANGED and not row["is_quarantined"]:
+        if result != runs.SnapshotResult.UNCHANGED and not snap.is_quarantined:
             if state != runs.ReviewState.APPROVED:
                 actions.append(
                     action_form(
@@ -99,8 +97,8 @@ def _snapshot_html(
                         "Approve",
                         name="approve",
                         fields=[
-                            ("identifier", str(row["identifier"])),
-                            ("hash", str(row["current_hash"])),
+                            ("identifier", snap.identifier),
+                            ("hash", snap.current_hash),
                             *back_to,
                         ],
                         title="Accept this image as the new baseline (key a)",
@@ -130,7 +128,7 @@ def _snapshot_html(
                         "keep the baseline (key t)",
                     )
                 )
-        if row["is_quarantined"]:
+        if snap.is_quarantined:
             actions.append(
                 action_form(
                     session,
@@ -153,18 +151,18 @@ def _snapshot_html(
                 )
             )
     state_badge = f" {badge(state, 'review: ' + state)}" if state else ""
-    quarantined = f" {badge('quarantined')}" if row["is_quarantined"] else ""
+    quarantined = f" {badge('quarantined')}" if snap.is_quarantined else ""
     return (
-        f'<article class="vr-item" id="s-{h(row["id"])}" data-snapshot-id="{h(row["id"])}"'
-        f' data-identifier="{h(row["identifier"])}" data-result="{h(result)}"'
+        f'<article class="vr-item" id="s-{h(snap.id)}" data-snapshot-id="{h(snap.id)}"'
+        f' data-identifier="{h(snap.identifier)}" data-result="{h(result)}"'
         f' data-review-state="{h(state)}">'
         '<header class="ui-item-head">'
         f"<h3>{badge(result)}{state_badge}{quarantined} "
         f'<a class="ui-identifier" href="{h(timeline)}" title="baseline timeline">'
-        f"{h(row['identifier'])}</a></h3>"
+        f"{h(snap.identifier)}</a></h3>"
         f'<p class="ui-meta">{" · ".join(meta)}</p>'
         f'<div class="ui-actions">{"".join(actions)}</div></header>'
-        + viewer.viewer_html(expected=expected, actual=actual, diff=diff, label=str(row["identifier"]))
+        + viewer.viewer_html(expected=expected, actual=actual, diff=diff, label=snap.identifier)
         + "</article>"
     )
 
@@ -260,31 +258,29 @@ def run_page(
     page = page_number(page)
     groups = queries.group_counts(store, run_id)
     q = q.strip()[:200]
-    rows = queries.snapshots(
+    snaps = queries.snapshots(
         store, run_id, group, limit=SNAPSHOTS_PER_PAGE, offset=(page - 1) * SNAPSHOTS_PER_PAGE, search=q
     )
-    preview: list[sqlite3.Row] = []
+    preview: list[RunSnapshot] = []
     if group == "review" and groups["unchanged"] and not q:
         preview = queries.snapshots(store, run_id, "unchanged", limit=UNCHANGED_PREVIEW, offset=0)
-    keys = [
-        str(r[k]) for r in (*rows, *preview) for k in ("baseline_hash", "current_hash", "diff_hash") if r[k]
-    ]
+    keys = [k for snap in (*snaps, *preview) for k in snap.image_keys]
     known = artifacts_by_hash(store, str(run.repo_id), keys)
     base = f"/ui/runs/{quote(run_id)}"
     back = url(base, group=None if group == "review" else group, q=q, page=page if page > 1 else None)
 
-    def items(list_rows: list[sqlite3.Row], headings: bool) -> str:
+    def items(listed: list[RunSnapshot], headings: bool) -> str:
         out, last = [], ""
-        for index, row in enumerate(list_rows):
-            if headings and row["result"] != last:
-                last = str(row["result"])
+        for index, snap in enumerate(listed):
+            if headings and snap.result != last:
+                last = str(snap.result)
                 out.append(
                     f'<h2 class="ui-group" data-group="{h(last)}">{h(GROUP_LABELS.get(last, last))}</h2>'
                 )
-            following = list_rows[index + 1] if index + 1 < len(list_rows) else None
-            anchor = f"#s-{following['id']}" if following is not None else f"#s-{row['id']}"
+            following = listed[index + 1] if index + 1 < len(listed) else None
+            anchor = f"#s-{following.id}" if following is not None else f"#s-{snap.id}"
             out.append(
-                _snapshot_html(row, run=run, session=session, known=known, back=back, next_anchor=anchor)
+                _snapshot_html(snap, run=run, session=session, known=known, back=back, next_anchor=anchor)
             )
         return "".join(out)
 
@@ -294,7 +290,7 @@ def run_page(
         f" ({groups[g]})</a>"
         for g in queries.GROUPS
     )
-    listing = items(rows, headings=group == "review") or (
+    listing = items(snaps, headings=group == "review") or (
         f'<p class="ui-empty">No snapshot in this group has &ldquo;{h(q)}&rdquo; in its name.</p>'
         if q
         else '<p class="ui-empty">Nothing to review: every snapshot matches its baseline.</p>'

@@ -226,6 +226,12 @@ def cpu_seconds(root_pid: int) -> tuple[float, float]:
     return total, stats.get(root_pid, (0, 0.0))[1]
 
 
+def _cpu_of(pids: list[int]) -> tuple[float, float]:
+    """:func:`cpu_seconds` summed over several server processes (API server and workers)."""
+    pairs = [cpu_seconds(pid) for pid in pids]
+    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+
+
 def timed_run(
     server_pids: list[int],
     client: Client,
@@ -240,12 +246,12 @@ def timed_run(
     t1 = time.perf_counter()
     client.upload(created["uploads"], pngs)
     t2 = time.perf_counter()
-    cpu_before = sum(cpu_seconds(pid) for pid in server_pids)
+    cpu_before = _cpu_of(server_pids)
     client.post(f"runs/{created['run_id']}/complete/")
     t3 = time.perf_counter()
     run = client.wait(created["run_id"])
     t4 = time.perf_counter()
-    cpu_after = sum(cpu_seconds(pid) for pid in server_pids)
+    cpu_after = _cpu_of(server_pids)
     if run["status"] != "completed":
         raise SystemExit(f"run failed: {run['error_message']}")
     return {

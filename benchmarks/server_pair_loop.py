@@ -2,12 +2,13 @@
 
     .venv/bin/python benchmarks/server_pair_loop.py [N] [--blobs DIR]
 
-Runs ``processing.diff_snapshot`` (read both PNG blobs, decode, classify, store the diff PNG) on
-N pairs of ``server_bench.py``'s images (a baseline and its changed variant), after one warm-up
-pair, and prints the CPU time. Under ``valgrind --tool=callgrind`` it gives load-independent
-instruction counts: make the images once (``server_pair_loop.py 20 --blobs DIR``), then count
-``server_pair_loop.py 0 --blobs DIR`` and ``server_pair_loop.py 20 --blobs DIR`` and divide the
-difference by 20 (with ``--blobs`` an image already in DIR is not made again).
+Runs ``processing.diff_snapshots`` (read both PNG blobs, decode, classify, store the diff PNGs)
+on N pairs of ``server_bench.py``'s images (a baseline and its changed variant) in chunks of
+``processing.CHUNK``, as the worker does, after one warm-up pair, and prints the CPU time.
+Under ``valgrind --tool=callgrind`` it gives load-independent instruction counts: make the images
+once (``server_pair_loop.py 20 --blobs DIR``), then count ``server_pair_loop.py 0 --blobs DIR``
+and ``server_pair_loop.py 20 --blobs DIR`` and divide the difference by 20 (with ``--blobs`` an
+image already in DIR is not made again; delete the diff blobs it made to count their writes).
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ def main() -> int:
         keyed = pairs(blobs, count + 1)
         processing.diff_snapshot(blobs, "warm-up", *keyed[0], True)
         start = time.process_time()
-        for index, (baseline, current) in enumerate(keyed[1:]):
-            processing.diff_snapshot(blobs, str(index), baseline, current, True)
+        jobs = [(str(i), b, c, True, None) for i, (b, c) in enumerate(keyed[1:])]
+        for first in range(0, len(jobs), processing.CHUNK):
+            processing.diff_snapshots(blobs, jobs[first : first + processing.CHUNK])
         cpu = time.process_time() - start
     if count:
         print(f"{count} changed pairs in {cpu:.2f} CPU-s = {count / cpu:.1f} pairs per CPU-second")

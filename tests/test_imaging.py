@@ -212,3 +212,22 @@ def test_other_png_kinds_keep_pils_conversions() -> None:
     ):
         assert not imaging._spng_decodes(data)
         assert np.array_equal(imaging.decode_png(data), _pil_pixels(data))
+
+
+def test_write_atomic_all_writes_every_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    """Several files, one round of fsyncs: each ends whole under its name, no temp file stays."""
+    items = [(tmp_path / f"{i:02x}" / f"blob{i}", bytes([i]) * (1000 + i)) for i in range(5)]
+    imaging.write_atomic_all(items)
+    assert [path.read_bytes() for path, _ in items] == [data for _, data in items]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [f"blob{i}" for i in range(5)]
+
+
+def test_write_atomic_all_failing_midway_leaves_no_half_file(tmp_path: Path) -> None:
+    """A failure before the renames (here: a target whose folder is a file) leaves neither a
+    temporary file nor any target under its final name."""
+    (tmp_path / "taken").write_bytes(b"a file, not a folder")
+    items = [(tmp_path / "ok" / "first", b"x" * 100), (tmp_path / "taken" / "second", b"y")]
+    with pytest.raises(OSError):
+        imaging.write_atomic_all(items)
+    assert not (tmp_path / "ok" / "first").exists()
+    assert list((tmp_path / "ok").iterdir()) == []

@@ -4,13 +4,16 @@ The key is a hash the caller vouches for (BLAKE3 of RGBA pixels for snapshot ima
 PNG bytes for diff images, SHA-256 of file bytes for Sentry uploads); a store only checks that it
 looks like a hex digest, so a key can never escape the folder or the bucket prefix.
 
-The domain needs three things of a blob store (:class:`Blobs`): ``put`` (idempotent: same key,
-same bytes), ``get`` (whole bytes, for decoding) and ``open`` (chunks, for serving a blob without
-holding it twice). :class:`BlobStore` is the embedded folder
+The domain needs four things of a blob store (:class:`Blobs`): ``put`` (idempotent: same key,
+same bytes), ``put_all`` (several at once, durable together: the diff worker stores a batch's diff
+images with one round of fsyncs instead of one per image), ``get`` (whole bytes, for decoding)
+and ``open`` (chunks, for serving a blob without holding it twice). :class:`BlobStore` is the embedded folder
 ``<data_dir>/blobs/<h[0:2]>/<h[2:4]>/<hash>``; :class:`~.s3.S3BlobStore` is the same layout in a
-bucket. Both are atomic by nature: the folder writes a temporary file, fsyncs and renames (a
-reader sees a whole blob or none, and a crash mid-upload leaves no half file that a later "already
-have it" check would trust); an S3 PUT is all or nothing.
+bucket. Both are atomic by nature: the folder writes temporary files, fsyncs them, renames them
+and fsyncs their folders (:func:`~pytest_visualreview.imaging.write_atomic_all`: a reader sees a
+whole blob or none, a crash mid-upload leaves no half file that a later "already have it" check
+would trust, and a blob is on disk before ``put`` returns, so before any row names it); an S3 PUT
+is all or nothing.
 
 Two shards uploading the same image at once both write; the second replaces identical bytes,
 which is harmless. The database row that says "this repo has this blob" is written only after the
@@ -20,11 +23,11 @@ blob is stored (see :func:`.ingest.store`), never before.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from ..imaging import write_atomic
+from ..imaging import write_atomic_all
 from .storage import StorageConfig, StorageError
 
 _KEY = re.compile(r"^[0-9a-f]{16,128}$")
@@ -55,6 +58,9 @@ class Blobs(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``; a blob already present is left untouched."""
 
+    def put_all(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """:meth:`put` for each ``(key, data)``; all are stored when this returns."""
+
     def get(self, key: str) -> bytes:
         """The blob's bytes; ``FileNotFoundError`` if absent, :class:`BlobKeyError` if not a key."""
 
@@ -83,9 +89,11 @@ class BlobStore:
         return _chunks(path.open("rb"))
 
     def put(self, key: str, data: bytes) -> None:
-        target = self.path(key)
-        if not target.is_file():
-            write_atomic(target, data)
+        self.put_all([(key, data)])
+
+    def put_all(self, items: Sequence[tuple[str, bytes]]) -> None:
+        targets = {self.path(key): data for key, data in items}
+        write_atomic_all([(path, data) for path, data in targets.items() if not path.is_file()])
 
 
 def _chunks(handle: BinaryIO) -> Iterator[bytes]:

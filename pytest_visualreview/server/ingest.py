@@ -75,12 +75,13 @@ def check(
             raise KeyMismatch(actual)
     if data.startswith(PNG_SIGNATURE):
         check_header(data, name=name, declared=declared)
-    with decode_slot():
+    with decode_slot():  # the decoded pixels are what the slots bound: hashed and freed inside
         rgba, media_type = decode_image(data, name=name, formats=formats)
-    pixel_hash = content_hash(rgba)
+        pixel_hash = content_hash(rgba)
+        height, width = rgba.shape[:2]
+        del rgba
     if key_kind == "pixels" and pixel_hash != key:
         raise KeyMismatch(pixel_hash)
-    height, width = rgba.shape[:2]
     return Checked(key, data, media_type, pixel_hash, int(width), int(height))
 
 

@@ -153,13 +153,7 @@ def diff_snapshots(
     try:
         blobs.put_all([(str(o.diff_key), bytes(o.diff_png or b"")) for o in drawn])
     except OSError as exc:  # none of the chunk's diffs is a result without its blob
-        failed = (
-            DiffOutcome(o.snapshot_id, SnapshotResult.CHANGED, waiting=DISK_FULL_WAITING)
-            if is_disk_full(exc)
-            else DiffOutcome(o.snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)})
-            for o in drawn
-        )
-        replaced = {o.snapshot_id: o for o in failed}
+        replaced = {o.snapshot_id: _not_diffed(o.snapshot_id, exc) for o in drawn}
         outcomes = [replaced.get(o.snapshot_id, o) for o in outcomes]
     for outcome in outcomes:
         outcome.diff_png = None  # only small results cross the process boundary
@@ -187,14 +181,20 @@ def _classify_job(
             outcome.diff_bytes = len(outcome.diff_png)
         return outcome
     except (ImageError, OSError) as exc:
-        if is_disk_full(exc):
-            return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, waiting=DISK_FULL_WAITING)
-        return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)})
+        return _not_diffed(snapshot_id, exc)
     except Exception as exc:  # a comparator bug must not wedge the run: log, keep it changed
         log.exception("diff of snapshot %s failed", snapshot_id)
         return DiffOutcome(
             snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": f"diff failed: {exc!r}"}
         )
+
+
+def _not_diffed(snapshot_id: str, exc: Exception) -> DiffOutcome:
+    """The outcome of a diff that reading or storing images stopped: queued again while the disk
+    is full (``waiting``), else ``changed`` with the reason, for reading and writing alike."""
+    if is_disk_full(exc):
+        return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, waiting=DISK_FULL_WAITING)
+    return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)})
 
 
 class PostHogRuns:

@@ -16,7 +16,7 @@ import time
 
 from . import runs
 from .jobs import PixelPool
-from .store import Store, now
+from .store import Store
 
 DEFAULT_HOURS = 24.0
 MAX_INTERVAL = 60.0
@@ -42,13 +42,9 @@ class PendingExpiry:
 
     def pending(self) -> list[str]:
         """The shared queue's item: one while some run is due to expire."""
-        if self.max_age_seconds <= 0:
+        if self.max_age_seconds <= 0 or not runs.due_to_expire(self.store, self.max_age_seconds):
             return []
-        due = self.store.query_one(
-            "SELECT 1 FROM runs WHERE status = 'pending' AND created_at < ? LIMIT 1",
-            (now(seconds_ago=self.max_age_seconds),),
-        )
-        return ["due"] if due is not None else []
+        return ["due"]
 
     def process(self, item: str, pool: PixelPool, stopping: threading.Event) -> None:
         del item, pool, stopping

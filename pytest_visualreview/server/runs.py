@@ -5,7 +5,8 @@ concern, re-exported here so the PostHog API, the Sentry API and the review page
 implementation (and one set of rules):
 
 - :mod:`.review.lifecycle`: :func:`create_run`, :func:`add_snapshots`, :func:`complete_run`,
-  :func:`finish_processing`, :func:`fail_run`, :func:`recount`, :func:`expire_pending` (CI side)
+  :func:`finish_processing`, :func:`fail_run`, :func:`recount`, :func:`expire_pending`,
+  :func:`due_to_expire` (CI side)
 - :mod:`.review.accepted`: the server-side baselines (accepted state per repo, run type, branch)
 - :mod:`.review.tolerance`: the client's ``metadata.tolerance``, read the plugin's way
 - :mod:`.review.actions`: :func:`approve`, :func:`reject`, :func:`tolerate`, :func:`finalize`,
@@ -48,6 +49,7 @@ from .review.lifecycle import (
     add_snapshots,
     complete_run,
     create_run,
+    due_to_expire,
     expire_pending,
     fail_run,
     finish_processing,
@@ -75,7 +77,7 @@ __all__ = [
     "RecomputeResult", "ReviewState", "RunSnapshot", "RunStatus", "SnapshotPage", "SnapshotResult",
     "TimelineEntry", "active_quarantined",
     "add_snapshots", "approve", "auto_approve", "build_baseline", "complete_run", "counts",
-    "create_run", "expire_pending", "fail_run", "finalize", "finish_processing", "get_run",
+    "create_run", "due_to_expire", "expire_pending", "fail_run", "finalize", "finish_processing", "get_run",
     "get_snapshot", "held_hashes", "list_quarantine", "list_runs", "list_snapshots",
     "missing_baseline_images", "missing_uploads",
     "quarantine", "recompute", "recount", "reject", "timeline", "tolerate", "tolerated_hashes",

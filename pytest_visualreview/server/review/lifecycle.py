@@ -373,6 +373,18 @@ def recount(conn: Connection, run_id: str) -> dict[str, int]:
     )
     return counts
 
+#: Runs that :func:`expire_pending` marks: still ``pending`` and created before the cutoff.
+_DUE_TO_EXPIRE = "status = 'pending' AND created_at < ?"
+
+
+def due_to_expire(store: Store, max_age_seconds: float) -> bool:
+    """Whether :func:`expire_pending` would mark any run now (the shared queue's sweep asks)."""
+    due = store.query_one(
+        f"SELECT 1 FROM runs WHERE {_DUE_TO_EXPIRE} LIMIT 1", (now(seconds_ago=max_age_seconds),)
+    )
+    return due is not None
+
+
 def expire_pending(store: Store, max_age_seconds: float) -> int:
     """Mark runs ``pending`` for longer than ``max_age_seconds`` (an interrupted session never
     called ``complete``) as ``expired``; returns how many. Run by the worker (:mod:`..expiry`)."""
@@ -385,7 +397,7 @@ def expire_pending(store: Store, max_age_seconds: float) -> int:
     with store.transaction() as conn:
         cursor = conn.execute(
             "UPDATE runs SET status = 'expired', error_message = ?, completed_at = ?"
-            " WHERE status = 'pending' AND created_at < ?",
+            f" WHERE {_DUE_TO_EXPIRE}",
             (message, now(), stamp),
         )
         return int(cursor.rowcount or 0)

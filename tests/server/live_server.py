@@ -133,10 +133,16 @@ class LiveServer:
 
     @property
     def storage(self) -> StorageConfig:
-        """The metadata store this server runs on, as the server commands see it."""
-        if self.database_url is None:
-            return StorageConfig.embedded(self.data_dir)
-        return StorageConfig(database_url=self.database_url, blob_url=str(self.data_dir / "blobs"))
+        """The stores this server runs on, as the server commands see them (the same facts as
+        :func:`storage_args`)."""
+        shared = self.database_url is not None
+        blob_url = str(self.data_dir / "blobs") if shared else None
+        if self.s3 is not None:
+            blob_url = f"s3://{self.s3.bucket}/{self.s3_prefix}"
+        return StorageConfig(
+            data_dir=None if shared else self.data_dir, database_url=self.database_url,
+            blob_url=blob_url, s3_endpoint_url=self.s3.endpoint if self.s3 is not None else None,
+        )
 
     @property
     def store(self) -> Store:

@@ -1,6 +1,7 @@
-"""What S3 mode costs at ``complete``: N new images uploaded, then ``complete`` timed, on the
-folder backend (uploads checked as they arrive at ``/uploads/``) and on S3 (presigned POSTs into
-a moto bucket, every object read and checked inside ``complete``).
+"""Where S3 mode checks new images: N new images uploaded, then ``complete`` and the run's
+processing timed, on the folder backend (uploads checked as they arrive at ``/uploads/``) and on
+S3 (presigned POSTs into a moto bucket; ``complete`` only lists the bucket, the diff worker reads
+and checks every object).
 
     .venv/bin/python benchmarks/s3_complete_bench.py --images 100
 
@@ -43,12 +44,14 @@ def main() -> int:
                 started = time.perf_counter()
                 client.upload(created["uploads"], {v.hash: v for v in images.values()})
                 uploaded = time.perf_counter()
-                done = client.complete(created["run_id"])
+                answer = client.complete(created["run_id"])
                 completed = time.perf_counter()
+                done = client.wait(created["run_id"], timeout=600)
+                finished = time.perf_counter()
                 print(
                     f"{backend}: {args.images} images {args.width}x{args.height}: upload "
                     f"{uploaded - started:.2f} s, complete {completed - uploaded:.2f} s "
-                    f"({done['status']})"
+                    f"({answer['status']}), then {finished - completed:.2f} s to {done['status']}"
                 )
             finally:
                 live.stop()

@@ -52,7 +52,7 @@ def main() -> int:
         keyed = pairs(blobs, count + 1)
         processing.diff_snapshot(blobs, "warm-up", *keyed[0], True)
         start = time.process_time()
-        jobs = [(str(i), b, c, True, None) for i, (b, c) in enumerate(keyed[1:])]
+        jobs = [processing.DiffJob(str(i), b, c) for i, (b, c) in enumerate(keyed[1:])]
         for first in range(0, len(jobs), processing.CHUNK):
             processing.diff_snapshots(blobs, jobs[first : first + processing.CHUNK])
         cpu = time.process_time() - start

@@ -328,9 +328,10 @@ def build_router(context: ServerContext) -> APIRouter:
         principal: Write, run_id: str, body: Annotated[CompleteIn | None, Body()] = None
     ) -> dict[str, Any]:
         pending = runs.get_run(store, principal.project_id, run_id)
-        if pending.status == runs.RunStatus.PENDING:
-            context.receive_uploads(pending)
-        run = runs.complete_run(store, principal.project_id, run_id)
+        arrived = (
+            context.arrived_uploads(pending) if pending.status == runs.RunStatus.PENDING else set()
+        )
+        run = runs.complete_run(store, principal.project_id, run_id, arrived)
         if run.status == runs.RunStatus.PROCESSING:
             context.worker.notify()
         return run_json(store, run)

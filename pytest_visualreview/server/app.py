@@ -141,7 +141,7 @@ def build_context(
         slices = RUN_SLICES
     else:
         worker = Worker(workers=diff_workers)
-    worker.add_source(PostHogRuns(store, blobs, slices=slices))
+    worker.add_source(PostHogRuns(store, blobs, slices=slices, uploads=direct_uploads))
     worker.add_source(PendingExpiry(store, pending_expiry_hours * 3600))
     worker.on_exit.append(store.close)  # the coordinator thread's connection
     return ServerContext(

@@ -54,10 +54,12 @@ class ServerContext:
             for h in hashes
         ]
 
-    def receive_uploads(self, run: Run) -> None:
-        """Before ``complete``: verify the run's images uploaded straight to the bucket."""
-        if self.direct_uploads is not None:
-            self.direct_uploads.receive(self.store, self.blobs, run)
+    def arrived_uploads(self, run: Run) -> set[str]:
+        """Before ``complete``: the run's images waiting in the bucket, to be verified by the
+        diff worker (S3 mode; none otherwise, where every upload is verified as it arrives)."""
+        if self.direct_uploads is None:
+            return set()
+        return self.direct_uploads.arrived(self.store, str(run.repo_id), str(run.id))
 
     def download_url(self, request: Request, key: str) -> str:
         """A signed ``/blobs/<key>`` URL usable in ``<img src>`` without a token."""

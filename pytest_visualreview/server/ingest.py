@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+import numpy as np
+
 from ..imaging import PNG_SIGNATURE, ImageError, content_hash, decode_image, png_size
 from .blobs import Blobs
 from .errors import Unavailable
@@ -83,6 +85,20 @@ def check(
     if key_kind == "pixels" and pixel_hash != key:
         raise KeyMismatch(pixel_hash)
     return Checked(key, data, media_type, pixel_hash, int(width), int(height))
+
+
+def verify_pixels(data: bytes, key: str, *, name: str) -> np.ndarray:
+    """The RGBA pixels of a PNG upload whose BLAKE3 of pixels must be ``key``, for the diff
+    worker, which diffs the very pixels it verified (one decode, not two). :class:`KeyMismatch`
+    if they hash to something else, ``ImageError`` if the file is no usable PNG. No decode slot:
+    a worker process decodes one image at a time, so its memory is bounded without one."""
+    if data.startswith(PNG_SIGNATURE):
+        check_header(data, name=name, declared=None)
+    rgba, _media_type = decode_image(data, name=name, formats=("PNG",))
+    actual = content_hash(rgba)
+    if actual != key:
+        raise KeyMismatch(actual)
+    return rgba
 
 
 def check_header(data: bytes, *, name: str, declared: tuple[int, int] | None) -> None:

@@ -21,6 +21,12 @@ returns; the run's JSON and page say how many diffs wait and why (:func:`waiting
 Diffs run in the worker processes of :mod:`.jobs`: a worker process reads both images from the
 blob store and writes the diff blob itself, so only small results cross the process boundary; the
 coordinator thread owns every database write.
+
+In S3 mode an image a client uploaded straight to the bucket is not trusted yet when its run
+reaches the worker (:mod:`.s3_uploads`): the job names it in ``receive``, and the worker process
+reads the upload, checks its RGBA BLAKE3 on the pixels it then diffs, stores it as a blob with the
+chunk's diff images and reports it (:class:`ReceivedImage`), so the coordinator writes the
+artifact row after the blob; an image that lies fails the run.
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ from . import runs
 from .blobs import Blobs
 from .diffimage import encode_diff_png
 from .errors import is_disk_full
+from .ingest import KeyMismatch, verify_pixels
 from .jobs import DISK_FULL_RETRY_SECONDS, PixelPool
 from .review.contracts import Run
 from .review.enums import ClassificationReason, SnapshotResult
 from .review.tolerance import tolerance_of
+from .s3_uploads import S3Uploads, integrity_failure
 from .store import Connection, Row, Store, dumps, loads, new_id, now
 
 log = logging.getLogger(__name__)
@@ -58,6 +66,34 @@ DISK_FULL_WAITING = (
 )
 #: Snapshots per pool task (a batch of ``BATCH * workers`` is split into these).
 CHUNK = 8
+
+
+@dataclass(frozen=True)
+class DiffJob:
+    """One snapshot for a worker process: diff ``baseline`` against ``current`` (``diff``), or
+    only verify its uploaded current image (its classification was settled at ``complete``)."""
+
+    snapshot_id: str
+    baseline: str
+    current: str
+    baseline_held: bool = True
+    tolerance: Tolerance | None = None
+    diff: bool = True
+    repo_id: str = ""
+    identifier: str = ""
+    #: Of ``baseline`` and ``current``: uploaded to the bucket, to verify before use.
+    receive: tuple[str, ...] = ()
+
+
+@dataclass
+class ReceivedImage:
+    """An upload the worker verified and stored as a blob: the artifact row to write."""
+
+    content_hash: str
+    width: int
+    height: int
+    size_bytes: int
+    data: bytes = b""  # until stored; never sent back to the coordinator
 
 
 @dataclass
@@ -77,6 +113,11 @@ class DiffOutcome:
     diff_bytes: int = 0
     diff_metadata: dict[str, Any] = field(default_factory=dict)
     waiting: str = ""  # set: not a result, the snapshot stays queued for this reason
+    #: False: only uploads were verified; the classification made at ``complete`` stands.
+    classified: bool = True
+    received: list[ReceivedImage] = field(default_factory=list)
+    #: ``(identifier, claimed hash, what is wrong)``: an upload that is not what it claims.
+    rejected: tuple[str, str, str] | None = None
 
 
 def classify_pair(
@@ -134,59 +175,127 @@ def diff_snapshot(
     tolerance: Tolerance | None = None,
 ) -> DiffOutcome:
     """One snapshot through :func:`diff_snapshots`: classified, its diff blob stored."""
-    return diff_snapshots(blobs, [(snapshot_id, baseline, current, baseline_held, tolerance)])[0]
+    job = DiffJob(snapshot_id, baseline, current, baseline_held, tolerance)
+    return diff_snapshots(blobs, [job])[0]
 
 
 def diff_snapshots(
-    blobs: Blobs, jobs: list[tuple[str, str, str, bool, Tolerance | None]]
+    blobs: Blobs, jobs: list[DiffJob], uploads: S3Uploads | None = None
 ) -> list[DiffOutcome]:
-    """Pool entry point for a chunk of ``(snapshot_id, baseline, current, baseline_held,
-    tolerance)`` jobs: load both images from the blob store, classify, store the diff blobs.
+    """Pool entry point for a chunk of jobs: load both images (verifying the uploads a job
+    names in ``receive``), classify, store the diff blobs and the verified uploads.
 
     One task per chunk rather than per snapshot: each pool task costs a pickle round trip and
     wake-ups on both sides, which was a tenth of a changed pair's CPU time in the server. The
-    chunk's diff blobs are stored together (``put_all``: one round of fsyncs, not one per blob)
-    before this returns, so before the coordinator commits a row that names one. ``blobs``
-    travels to the worker process pickled (a store is a small handle)."""
-    outcomes = [_classify_job(blobs, *job) for job in jobs]
+    chunk's blobs are stored together (``put_all``: one round of fsyncs, not one per blob)
+    before this returns, so before the coordinator commits a row that names one; the verified
+    upload objects are then deleted in one request. ``blobs`` and ``uploads`` travel to the
+    worker process pickled (each is a small handle)."""
+    outcomes = [_classify_job(blobs, uploads, job) for job in jobs]
     drawn = [o for o in outcomes if o.diff_key and o.diff_png is not None]
+    received = [(o, image) for o in outcomes for image in o.received]
     try:
-        blobs.put_all([(str(o.diff_key), bytes(o.diff_png or b"")) for o in drawn])
+        blobs.put_all(
+            [(str(o.diff_key), bytes(o.diff_png or b"")) for o in drawn]
+            + [(image.content_hash, image.data) for _o, image in received if image.data]
+        )
     except OSError as exc:  # none of the chunk's diffs is a result without its blob
-        replaced = {o.snapshot_id: _not_diffed(o.snapshot_id, exc) for o in drawn}
-        outcomes = [replaced.get(o.snapshot_id, o) for o in outcomes]
+        stored = {id(o) for o in drawn} | {id(o) for o, _image in received}
+        outcomes = [_not_diffed(o.snapshot_id, exc) if id(o) in stored else o for o in outcomes]
+    else:
+        if uploads is not None and received:
+            repo_of = {job.snapshot_id: job.repo_id for job in jobs}
+            uploads.discard((repo_of[o.snapshot_id], image.content_hash) for o, image in received)
     for outcome in outcomes:
         outcome.diff_png = None  # only small results cross the process boundary
+        for image in outcome.received:
+            image.data = b""
     return outcomes
 
 
-def _classify_job(
-    blobs: Blobs, snapshot_id: str, baseline: str, current: str, baseline_held: bool,
-    tolerance: Tolerance | None = None,
-) -> DiffOutcome:
+def _classify_job(blobs: Blobs, uploads: S3Uploads | None, job: DiffJob) -> DiffOutcome:
     """One job's outcome, its diff PNG (if any) keyed but not yet stored. Problems leave the
     snapshot ``changed`` with the reason in ``diff_metadata.error`` (PostHog logs and skips
-    per-snapshot failures)."""
-    if not baseline_held:
-        return DiffOutcome(
-            snapshot_id, SnapshotResult.CHANGED,
-            diff_metadata={"error": "baseline image not on the server; upload it to get a diff"},
-        )
+    per-snapshot failures); an upload that is not what it claims is ``rejected``."""
+    received: list[ReceivedImage] = []
     try:
-        expected = decode_image(blobs.get(baseline), name=f"baseline {baseline[:12]}")[0]
-        actual = decode_image(blobs.get(current), name=f"current {current[:12]}")[0]
-        outcome = classify_pair(snapshot_id, expected, actual, tolerance)
+        actual = _load(blobs, uploads, job, job.current, "current", received)
+        if isinstance(actual, DiffOutcome):
+            return actual
+        if not job.diff:
+            return DiffOutcome(
+                job.snapshot_id, SnapshotResult.CHANGED, classified=False, received=received
+            )
+        if not job.baseline_held:
+            return DiffOutcome(
+                job.snapshot_id, SnapshotResult.CHANGED, received=received,
+                diff_metadata={"error": "baseline image not on the server; upload it to get a diff"},
+            )
+        expected = _load(blobs, uploads, job, job.baseline, "baseline", received)
+        if isinstance(expected, DiffOutcome):
+            return expected
+        outcome = classify_pair(job.snapshot_id, expected, actual, job.tolerance)
+        outcome.received = received
         if outcome.diff_png is not None:
             outcome.diff_key = blake3(outcome.diff_png).hexdigest()
             outcome.diff_bytes = len(outcome.diff_png)
         return outcome
     except (ImageError, OSError) as exc:
-        return _not_diffed(snapshot_id, exc)
+        return _not_diffed(job.snapshot_id, exc)
     except Exception as exc:  # a comparator bug must not wedge the run: log, keep it changed
-        log.exception("diff of snapshot %s failed", snapshot_id)
+        log.exception("diff of snapshot %s failed", job.snapshot_id)
         return DiffOutcome(
-            snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": f"diff failed: {exc!r}"}
+            job.snapshot_id, SnapshotResult.CHANGED,
+            diff_metadata={"error": f"diff failed: {exc!r}"},
         )
+
+
+def _load(
+    blobs: Blobs, uploads: S3Uploads | None, job: DiffJob, key: str, role: str,
+    received: list[ReceivedImage],
+) -> np.ndarray | DiffOutcome:
+    """The pixels of image ``key`` (``role``: baseline or current). A key in ``job.receive`` is
+    read from the uploads and verified (appended to ``received``), or from the blobs if another
+    run's worker verified and moved it meanwhile; an upload that lies, or that is not there for
+    the current image, is the job's ``rejected`` outcome."""
+    name = f"{role} {key[:12]}"
+    if uploads is None or key not in job.receive:
+        return decode_image(blobs.get(key), name=name)[0]
+    data = uploads.read(job.repo_id, key)
+    problem = ""
+    if data is None:
+        try:
+            data = blobs.get(key)
+        except FileNotFoundError:
+            if role == "baseline":  # as in the embedded mode: no diff image, not a failure
+                return DiffOutcome(
+                    job.snapshot_id, SnapshotResult.CHANGED, received=received,
+                    diff_metadata={"error": "baseline image not on the server; upload it to get a diff"},
+                )
+            problem = "the uploaded object is gone from the bucket"
+        else:
+            rgba = decode_image(data, name=name)[0]  # a blob: verified when it was stored
+            received.append(ReceivedImage(key, rgba.shape[1], rgba.shape[0], len(data)))
+            return rgba
+    elif len(data) > uploads.max_bytes:
+        problem = f"the object is over the {uploads.max_bytes}-byte limit"
+    else:
+        try:
+            rgba = verify_pixels(data, key, name=name)
+        except KeyMismatch as exc:
+            problem = (
+                f"claimed {key[:12]}… but the image hashes to {exc.actual[:12]}… "
+                "(BLAKE3 of RGBA pixels)"
+            )
+        except ImageError as exc:
+            problem = str(exc)
+        else:
+            received.append(ReceivedImage(key, rgba.shape[1], rgba.shape[0], len(data), data))
+            return rgba
+    return DiffOutcome(
+        job.snapshot_id, SnapshotResult.CHANGED, received=received,
+        rejected=(job.identifier or job.snapshot_id, key, problem),
+    )
 
 
 def _not_diffed(snapshot_id: str, exc: Exception) -> DiffOutcome:
@@ -202,9 +311,13 @@ class PostHogRuns:
 
     name = "posthog"
 
-    def __init__(self, store: Store, blobs: Blobs, *, slices: int = 1) -> None:
+    def __init__(
+        self, store: Store, blobs: Blobs, *, slices: int = 1, uploads: S3Uploads | None = None
+    ) -> None:
         self.store = store
         self.blobs = blobs
+        #: S3 mode: where images uploaded straight to the bucket wait for verification.
+        self.uploads = uploads
         self._retry_at: dict[str, float] = {}  # run id -> monotonic time of its next try
         #: On the shared queue a run is ``slices`` jobs (``RUN/k``: the snapshots with
         #: ``seq % slices == k``), so several workers diff one big run together.
@@ -270,7 +383,7 @@ class PostHogRuns:
         in_flight: tuple[list[Row], list[Future[list[DiffOutcome]]]] | None = None
         while not stopping.is_set():
             batch = self.store.query(
-                "SELECT id, seq, identifier, baseline_hash, current_hash, metadata"
+                "SELECT id, seq, identifier, result, baseline_hash, current_hash, metadata"
                 " FROM run_snapshots WHERE run_id = ? AND needs_diff = 1 AND seq > ?"
                 " AND seq % ? = ? ORDER BY seq LIMIT ?",
                 (run_id, cursor, self.slices, part, BATCH * max(1, pool.workers)),
@@ -278,13 +391,19 @@ class PostHogRuns:
             submitted: tuple[list[Row], list[Future[list[DiffOutcome]]]] | None = None
             if batch:
                 cursor = int(batch[-1]["seq"])
-                have = runs.held_hashes(
-                    self.store, repo_id, [str(r["baseline_hash"]) for r in batch]
-                )
-                submitted = (batch, self._submit(pool, batch, have))
+                images = [str(r["baseline_hash"]) for r in batch]
+                if self.uploads is not None:  # a current image may still wait in the bucket
+                    images += [str(r["current_hash"]) for r in batch]
+                have = runs.held_hashes(self.store, repo_id, images)
+                submitted = (batch, self._submit(pool, run, batch, have))
             if in_flight is not None:
                 rows, futures = in_flight
-                waiting += self._write(run, rows, [o for future in futures for o in future.result()])
+                written = self._write(run, rows, [o for f in futures for o in f.result()])
+                if written is None:  # an upload lied: the run failed, nothing more to diff
+                    for future in submitted[1] if submitted else []:
+                        future.result()
+                    return False
+                waiting += written
             in_flight = submitted
             if in_flight is None:
                 break
@@ -301,30 +420,64 @@ class PostHogRuns:
         return False
 
     def _submit(
-        self, pool: PixelPool, batch: list[Row], have: set[str]
+        self, pool: PixelPool, run: Run, batch: list[Row], have: set[str]
     ) -> list[Future[list[DiffOutcome]]]:
         """The batch as ``CHUNK``-sized pool tasks (enough of them to keep every worker busy)."""
-        jobs = [
-            (str(row["id"]), str(row["baseline_hash"]), str(row["current_hash"]),
-             str(row["baseline_hash"]) in have, tolerance_of(row))
-            for row in batch
-        ]
+        jobs = [self._job(run, row, have) for row in batch]
         return [
-            pool.submit(diff_snapshots, self.blobs, jobs[start : start + CHUNK])
+            pool.submit(diff_snapshots, self.blobs, jobs[start : start + CHUNK], self.uploads)
             for start in range(0, len(jobs), CHUNK)
         ]
 
+    def _job(self, run: Run, row: Row, have: set[str]) -> DiffJob:
+        """A queued snapshot's job: a diff if ``complete`` left it ``changed``, else only the
+        verification of its uploaded image; in S3 mode the images the repo does not hold yet
+        are read from the uploads (a baseline that was never uploaded means no diff image)."""
+        baseline, current = str(row["baseline_hash"]), str(row["current_hash"])
+        receive: tuple[str, ...] = ()
+        if self.uploads is not None:
+            receive = tuple(h for h in dict.fromkeys((current, baseline)) if h and h not in have)
+        return DiffJob(
+            snapshot_id=str(row["id"]), baseline=baseline, current=current,
+            baseline_held=baseline in have or baseline in receive, tolerance=tolerance_of(row),
+            diff=row["result"] == SnapshotResult.CHANGED, repo_id=str(run.repo_id),
+            identifier=str(row["identifier"]), receive=receive,
+        )
+
     def _write(
         self, run: Run, batch: list[Row], outcomes: list[DiffOutcome]
-    ) -> int:
-        """Commit a batch's results (diff blobs are already on disk) in one transaction; an
-        outcome that is ``waiting`` stays queued with its reason. Returns how many wait."""
+    ) -> int | None:
+        """Commit a batch's results (their blobs are already stored) in one transaction; an
+        outcome that is ``waiting`` stays queued with its reason. Returns how many wait, or
+        ``None`` when an upload was not what it claimed and the run is failed instead."""
         repo_id = str(run.repo_id)
-        by_id = {str(r["id"]): r for r in batch}
         stamp = now()
+        by_id = {str(r["id"]): r for r in batch}
+        received = [image for o in outcomes for image in o.received]
+        rejected = [o.rejected for o in outcomes if o.rejected is not None]
         waiting = [o for o in outcomes if o.waiting]
-        outcomes = [o for o in outcomes if not o.waiting]
+        settled = [o for o in outcomes if not o.waiting and not o.classified]
+        outcomes = [o for o in outcomes if not o.waiting and o.classified]
         with self.store.transaction() as conn:
+            conn.executemany(  # the verified uploads' rows, after their blobs, before any use
+                "INSERT INTO artifacts (id, repo_id, content_hash, kind, width,"
+                " height, size_bytes, created_at) VALUES (?, ?, ?, 'image', ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(new_id(), repo_id, i.content_hash, i.width, i.height, i.size_bytes, stamp)
+                 for i in received],
+            )
+            if rejected:
+                conn.execute(  # once, whichever slice finds a lie first
+                    "UPDATE runs SET status = 'failed', error_message = ?, completed_at = ?"
+                    " WHERE id = ? AND status = 'processing'",
+                    (integrity_failure(rejected), stamp, run.id),
+                )
+                runs.recount(conn, str(run.id))
+                return None
+            conn.executemany(
+                "UPDATE run_snapshots SET needs_diff = 0 WHERE id = ? AND needs_diff = 1",
+                [(o.snapshot_id,) for o in settled],
+            )
             conn.executemany(
                 "UPDATE run_snapshots SET diff_metadata = ? WHERE id = ? AND needs_diff = 1",
                 [(dumps({"waiting": o.waiting}), o.snapshot_id) for o in waiting],

@@ -35,7 +35,7 @@ from procrastinate import exceptions as pexc
 from procrastinate.jobs import Status
 from procrastinate.schema import SchemaManager
 
-from .jobs import PixelPool, Worker
+from .jobs import PixelPool, Worker, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,9 @@ class SharedQueue(Worker):
                 hook()
 
     def run_forever(self) -> None:
-        """``visualreview worker``: work in the foreground until SIGINT/SIGTERM."""
+        """``visualreview worker``: work in the foreground until SIGINT/SIGTERM. The process
+        exists to diff, so it loads the comparator now rather than in its first job."""
+        warm_up()
         try:
             asyncio.run(self.work(install_signal_handlers=True))
         finally:

@@ -14,6 +14,19 @@ A blob under ``blobs/`` was written by the server after it checked the bytes; an
 boto3 clients are thread-safe but slow to build (~50 ms), and the diff pool pickles the blob store
 into each task, so a process keeps one client per endpoint in :data:`_CLIENTS` and a pickled
 store carries only its address.
+
+**boto3 signs, urllib3 carries the bytes.** The diff worker reads two images and writes up to two
+per changed snapshot; a boto3 ``get_object``/``put_object`` costs about 1.2 ms of CPU on top of
+the transfer (botocore's event hooks, parsing, checksums); a URL signed by botocore's own SigV4
+query signer (0.05 ms, no network; boto3's ``generate_presigned_url`` takes 0.16 ms through the
+same hooks) fetched over a urllib3 connection pool about 0.35 ms. At ~4 ms of pixel work per
+pair that is the difference between the shared store keeping up with the embedded one or not
+(docs/server.md, *Benchmark on PostgreSQL + S3*). Where the bucket lives (endpoint, path or
+virtual-host addressing, region) is still boto3's answer, asked once per process
+(:class:`_ObjectSigner`), and credentials come from the client's own provider chain, refreshed
+as boto3 refreshes them. urllib3 is botocore's HTTP library, so this adds no dependency; its
+:data:`RETRIES` retry what boto3's standard mode would (connection errors, 5xx, 429). Listing,
+deleting and presigned POSTs stay boto3 calls.
 """
 
 from __future__ import annotations
@@ -22,12 +35,83 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit
+
+import urllib3
 
 from .blobs import CHUNK, relative_path
 from .storage import StorageError
 
 _CLIENTS: dict[str | None, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
+#: Transient failures of a presigned GET or PUT: retried with backoff, like boto3's standard mode.
+RETRIES = urllib3.Retry(
+    total=5, backoff_factor=0.1, status_forcelist=(429, 500, 502, 503, 504),
+    allowed_methods=None, raise_on_status=False,
+)
+#: Seconds a presigned URL of :meth:`S3Bucket.fetch` / :meth:`S3Bucket.store` is good for.
+PRESIGNED_SECONDS = 300
+_HTTP = urllib3.PoolManager(maxsize=32, retries=RETRIES, timeout=urllib3.Timeout(10, read=60))
+
+
+class _ObjectSigner:
+    """Signed GET/PUT URLs for one bucket's objects, without boto3's per-call machinery."""
+
+    _PROBE = "visualreview-address-probe"
+
+    def __init__(self, bucket: S3Bucket) -> None:
+        from botocore.auth import S3SigV4QueryAuth
+        from botocore.awsrequest import AWSRequest
+
+        client = bucket.client
+        probe = client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket.name, "Key": self._PROBE}
+        ).split("?", 1)[0]
+        if not probe.endswith("/" + self._PROBE):
+            raise StorageError(f"cannot address objects of bucket {bucket.name!r}: {probe[:120]}")
+        self.base = probe[: -len(self._PROBE)]  # ends in "/": what a key is appended to
+        parts = urlsplit(self.base)
+        self.pool = _HTTP.connection_from_url(f"{parts.scheme}://{parts.netloc}")
+        self.region = str(client.meta.region_name or "us-east-1")
+        import boto3
+
+        self.credentials = boto3.session.Session().get_credentials()  # the client's chain
+        if self.credentials is None:
+            raise StorageError(
+                "no AWS credentials for the bucket: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or a profile or instance role)"
+            )
+        self._auth, self._request = S3SigV4QueryAuth, AWSRequest
+
+    def target(self, method: str, key: str) -> str:
+        """The signed request target (path and query) of ``method`` on object ``key``."""
+        request = self._request(method=method, url=self.base + quote(key, safe="/~"))
+        auth = self._auth(
+            self.credentials.get_frozen_credentials(), "s3", self.region,
+            expires=PRESIGNED_SECONDS,
+        )
+        auth.add_auth(request)
+        parts = urlsplit(request.url)
+        return f"{parts.path}?{parts.query}"
+
+
+_SIGNERS: dict[tuple[str | None, str], _ObjectSigner] = {}
+
+
+def _signer(bucket: S3Bucket) -> _ObjectSigner:
+    """This process's :class:`_ObjectSigner` for ``bucket`` (made on first use)."""
+    with _CLIENTS_LOCK:
+        signer = _SIGNERS.get((bucket.endpoint_url, bucket.name))
+    if signer is None:
+        signer = _ObjectSigner(bucket)
+        with _CLIENTS_LOCK:
+            _SIGNERS[(bucket.endpoint_url, bucket.name)] = signer
+    return signer
+
+
+class S3Error(OSError):
+    """A request the bucket refused or could not answer (after retries): an I/O error to callers,
+    so a diff that meets one ends with the reason instead of a traceback."""
 
 
 def s3_client(endpoint_url: str | None) -> Any:
@@ -57,13 +141,6 @@ def s3_client(endpoint_url: str | None) -> Any:
         return client
 
 
-def is_missing(exc: Exception) -> bool:
-    """Whether a botocore error says the object (or bucket) is not there."""
-    response = getattr(exc, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
-
-
 @dataclass(frozen=True)
 class S3Bucket:
     """A bucket, a key prefix inside it and the endpoint that serves it."""
@@ -89,21 +166,56 @@ class S3Bucket:
         """The object key of ``parts`` under the prefix."""
         return "/".join(p for p in (self.prefix, *parts) if p)
 
+    def _send(self, method: str, key: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        signer = _signer(self)
+        return signer.pool.urlopen(method, signer.target(method, key), **kwargs)
+
+    def fetch(self, key: str) -> urllib3.BaseHTTPResponse | None:
+        """Object ``key`` as an open response (its body not yet read), ``None`` if absent."""
+        response = self._send("GET", key, preload_content=False)
+        if response.status == 200:
+            return response
+        response.drain_conn()
+        if response.status == 404:
+            return None
+        raise S3Error(f"GET s3://{self.name}/{key}: HTTP {response.status}")
+
     def read(self, key: str, limit: int) -> bytes | None:
         """Up to ``limit + 1`` bytes of object ``key`` (so the caller can tell "too large"), or
         ``None`` if there is no such object."""
+        response = self.fetch(key)
+        if response is None:
+            return None
         try:
-            body = self.client.get_object(Bucket=self.name, Key=key)["Body"]
-        except Exception as exc:
-            if is_missing(exc):
-                return None
-            raise
-        with body:
-            data: bytes = body.read(limit + 1)
-        return data
+            return bytes(response.read(limit + 1))
+        finally:
+            response.drain_conn()
+            response.release_conn()
 
-    def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.name, Key=key)
+    def store(self, key: str, data: bytes) -> None:
+        """PUT ``data`` as object ``key`` (all or nothing, like every S3 PUT)."""
+        response = self._send("PUT", key, body=data)
+        if response.status != 200:
+            raise S3Error(f"PUT s3://{self.name}/{key}: HTTP {response.status}")
+
+    def keys(self, *parts: str) -> Iterator[str]:
+        """Every object key under ``parts`` (one listing request per 1,000 keys)."""
+        prefix = self.key(*parts) + "/"
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.name, Prefix=prefix
+        )
+        for listing in pages:
+            for entry in listing.get("Contents", []):
+                yield str(entry["Key"])
+
+    def delete_all(self, keys: Sequence[str]) -> None:
+        """Delete ``keys`` (1,000 per request; an absent key is not an error)."""
+        for first in range(0, len(keys), 1000):
+            chunk = keys[first : first + 1000]
+            self.client.delete_objects(
+                Bucket=self.name,
+                Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+            )
 
 
 class S3BlobStore:
@@ -119,15 +231,9 @@ class S3BlobStore:
         return self.bucket.key("blobs", relative_path(key))
 
     def put(self, key: str, data: bytes) -> None:
-        object_key = self.object_key(key)
-        client = self.bucket.client
-        try:
-            client.head_object(Bucket=self.bucket.name, Key=object_key)
-            return  # content-addressed: present means the same bytes
-        except Exception as exc:
-            if not is_missing(exc):
-                raise
-        client.put_object(Bucket=self.bucket.name, Key=object_key, Body=data)
+        # No "is it there" HEAD first: content-addressed, so a second PUT writes the same bytes,
+        # and a HEAD costs as much as the PUT of a diff image.
+        self.bucket.store(self.object_key(key), data)
 
     def put_all(self, items: Sequence[tuple[str, bytes]]) -> None:
         for key, data in items:  # each PUT is durable on its own: nothing to share
@@ -138,24 +244,26 @@ class S3BlobStore:
 
     def open(self, key: str) -> Iterator[bytes]:
         object_key = self.object_key(key)
-        try:
-            body = self.bucket.client.get_object(Bucket=self.bucket.name, Key=object_key)["Body"]
-        except Exception as exc:
-            if is_missing(exc):
-                raise FileNotFoundError(f"s3://{self.bucket.name}/{object_key}") from None
-            raise
-        return _chunks(body)
+        response = self.bucket.fetch(object_key)
+        if response is None:
+            raise FileNotFoundError(f"s3://{self.bucket.name}/{object_key}")
+        return _chunks(response)
 
 
-def _chunks(body: Any) -> Iterator[bytes]:
-    with body:
-        yield from body.iter_chunks(CHUNK)
+def _chunks(response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+    try:
+        yield from response.stream(CHUNK)
+    finally:
+        response.drain_conn()
+        response.release_conn()
 
 
 def check_reachable(bucket: S3Bucket) -> None:
-    """Fail at start-up, in one line, when the bucket cannot be reached or written."""
+    """Fail at start-up, in one line, when the bucket cannot be reached or written (or there
+    are no credentials to sign with); the object signer is made now, not in the first diff."""
     try:
         bucket.client.head_bucket(Bucket=bucket.name)
+        _signer(bucket)
     except Exception as exc:
         where = f" at {bucket.endpoint_url}" if bucket.endpoint_url else ""
         raise StorageError(

@@ -10,38 +10,41 @@ and never through an API replica:
 - expiry 15 minutes.
 
 S3 enforces the policy but cannot know what the pixels hash to, so an uploaded object is not
-trusted: at ``complete`` (:func:`S3Uploads.receive`), every image the run names (its snapshots'
-images and the baseline images it was asked for) that the repo does not yet hold is read from
-``uploads/``, decoded with the one guard and checked against its claimed
-BLAKE3 of RGBA pixels by the one ingest path (:func:`.uploads.ingest_png`), which writes the
-verified blob under ``blobs/`` and then the artifact row. An object that does not match fails the
-run with a message naming the snapshot and both hashes; a missing one is left for ``complete`` to
-report as "Upload missing" (a missing baseline image only means no diff image, as in the
-embedded mode). Verified upload objects are deleted (the blob holds the bytes).
+trusted until the diff worker has checked it, as PostHog re-hashes in its diff task:
 
-Verification happens at ``complete`` rather than in the diff worker because ``complete`` is where
-the run's "every upload present" rule already lives, and its answer then tells the client at once.
+- at ``complete`` (:meth:`S3Uploads.arrived`) the API only lists the repo's ``uploads/`` prefix
+  (one request per 1,000 objects) to learn which of the images the run names and the repo does
+  not hold yet were uploaded; a snapshot image that was not is reported as "Upload missing" at
+  once, as in the embedded mode (a missing baseline image only means no diff image);
+- every snapshot whose current image arrived that way is queued for the worker, diffed or not,
+  and the worker (:mod:`.processing`) reads the object, decodes it with the one guard and checks
+  its RGBA BLAKE3 (:func:`.ingest.decode_checked`) with the same decode it diffs, stores the
+  verified bytes under ``blobs/`` and only then lets the coordinator write the artifact row; the
+  verified upload objects are deleted in one request per chunk (:meth:`S3Uploads.discard`);
+- an object that does not match fails the run, with a message naming the snapshots and both
+  hashes (:func:`integrity_failure`).
+
+Verifying in the worker rather than at ``complete`` costs a changed image one decode instead of
+two and no second trip through the bucket, and keeps image work off the API replicas, which
+then only sign and list.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import runs
-from .blobs import Blobs
-from .errors import Invalid, NotFound, TooLarge
-from .review.contracts import Run
+from .blobs import check_key
 from .s3 import S3Bucket
 from .store import Store
-from .uploads import MAX_UPLOAD_BYTES, UPLOAD_EXPIRES_SECONDS, blob_key, ingest_png
+from .uploads import MAX_UPLOAD_BYTES, UPLOAD_EXPIRES_SECONDS, blob_key
 
-#: Objects fetched and verified at once at ``complete`` (network-bound; decoding is short).
-VERIFY_THREADS = 8
+#: Problems listed by name in a failed run's message (the rest are counted).
+LISTED = 10
 
 
 class S3Uploads:
-    """Presigned POST targets into ``bucket`` and their verification at ``complete``."""
+    """Presigned POST targets into ``bucket``; what arrived, read back and cleared."""
 
     def __init__(
         self,
@@ -71,46 +74,44 @@ class S3Uploads:
         )
         return {"content_hash": content_hash, "url": post["url"], "fields": post["fields"]}
 
-    def receive(self, store: Store, blobs: Blobs, run: Run) -> None:
-        """Verify and ingest the run's uploaded objects; fail the run if one lies about its hash."""
-        repo_id, run_id = run.repo_id, run.id
-        with store.transaction() as conn:
-            missing = runs.missing_uploads(conn, repo_id, run_id)
-            missing += runs.missing_baseline_images(conn, repo_id, run_id)
-        names: dict[str, list[str]] = {}
-        for image in missing:
-            names.setdefault(image.content_hash, []).append(image.identifier)
-        if not names:
-            return
-        with ThreadPoolExecutor(min(VERIFY_THREADS, len(names))) as pool:
-            problems = [
-                p for p in pool.map(lambda h: self._receive_one(store, blobs, repo_id, h), names)
-                if p is not None
-            ]
-        if problems:
-            first = problems[:10]
-            listed = "; ".join(
-                f"{', '.join(names[h][:3])} ({h[:12]}…): {detail}" for h, detail in first
-            )
-            more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
-            runs.fail_run(
-                store, run_id,
-                f"Upload integrity check failed for {len(problems)} image(s) in object storage: "
-                f"{listed}{more}. Upload the image again (create or add-snapshots returns fresh "
-                "upload URLs) with the bytes whose RGBA BLAKE3 is the content_hash.",
-            )
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (S3Uploads, (self.bucket,), {"max_bytes": self.max_bytes})  # travels to workers
 
-    def _receive_one(
-        self, store: Store, blobs: Blobs, repo_id: str, content_hash: str
-    ) -> tuple[str, str] | None:
-        """``None`` if verified (or not uploaded yet), else ``(hash, what is wrong)``."""
-        key = self.upload_key(repo_id, content_hash)
-        data = self.bucket.read(key, self.max_bytes)
-        if data is None:
-            return None  # complete reports it as missing
-        try:
-            ingest_png(store, blobs, repo_id, data, content_hash, max_bytes=self.max_bytes)
-        except (Invalid, TooLarge, NotFound) as exc:
-            return content_hash, exc.detail
-        self.bucket.delete(key)
-        return None
+    def arrived(self, store: Store, repo_id: str, run_id: str) -> set[str]:
+        """The hashes the run needs from the bucket (its snapshots' and its baselines' images
+        that the repo does not hold) that were uploaded, not yet verified. The listing runs
+        outside any transaction: it is a network call."""
+        from . import runs  # the review domain imports this module's callers, not the reverse
+
+        with store.transaction() as conn:
+            needed = {m.content_hash for m in runs.missing_uploads(conn, repo_id, run_id)}
+            needed |= {m.content_hash for m in runs.missing_baseline_images(conn, repo_id, run_id)}
+        if not needed:
+            return set()
+        listed = {key.rsplit("/", 1)[1] for key in self.bucket.keys("uploads", "visual_review", repo_id)}
+        return needed & listed
+
+    def read(self, repo_id: str, content_hash: str) -> bytes | None:
+        """The uploaded object for ``content_hash`` (up to ``max_bytes + 1`` bytes, so the
+        caller can say "too large"), ``None`` if it is not (or no longer) there."""
+        return self.bucket.read(self.upload_key(repo_id, content_hash), self.max_bytes)
+
+    def discard(self, uploads: Iterable[tuple[str, str]]) -> None:
+        """Delete the verified uploads ``(repo_id, hash)``: their bytes are blobs now."""
+        keys = sorted({self.upload_key(repo, check_key(h)) for repo, h in uploads})
+        if keys:
+            self.bucket.delete_all(keys)
+
+
+def integrity_failure(problems: Sequence[tuple[str, str, str]]) -> str:
+    """The failed run's message for uploads that are not what they claim: ``(identifier, claimed
+    hash, what is wrong)`` each, the first :data:`LISTED` by name."""
+    listed = "; ".join(
+        f"{identifier} ({claimed[:12]}…): {detail}" for identifier, claimed, detail in problems[:LISTED]
+    )
+    more = f"; and {len(problems) - LISTED} more" if len(problems) > LISTED else ""
+    return (
+        f"Upload integrity check failed for {len(problems)} image(s) in object storage: "
+        f"{listed}{more}. Upload the image again (create or add-snapshots returns fresh upload "
+        "URLs) with the bytes whose RGBA BLAKE3 is the content_hash."
+    )

@@ -65,6 +65,11 @@ class Postgres:
         server.pg_ctl("start")
         return server
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+
     def pg_ctl(self, action: str) -> None:
         """``start``, ``stop`` (fast) or ``restart`` the cluster, waiting until it is done."""
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off"

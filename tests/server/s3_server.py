@@ -30,6 +30,17 @@ CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 BUCKET = "visual-review-test"
+#: moto's S3 app served by uvicorn instead of ``python -m moto.server``'s Werkzeug dev server,
+#: which answers every request with ``Connection: close``: each request then opens a new TCP
+#: connection, which S3, MinIO and every production store do not make clients do (that connect
+#: and close was a third of a diff's S3 overhead in the benchmark: a cost of the stand-in, not
+#: of the review server). uvicorn keeps connections alive, as they are.
+_MOTO_KEEP_ALIVE = """
+import sys, uvicorn
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), interface="wsgi", log_level="warning")
+"""
 _prefixes = itertools.count(1)
 
 
@@ -49,7 +60,7 @@ class MotoS3:
         port = free_port()
         log = open(log_dir / f"moto-{port}.log", "ab")  # noqa: SIM115 - owned by the child
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-c", _MOTO_KEEP_ALIVE, "127.0.0.1", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS},
         )
         log.close()
@@ -79,6 +90,10 @@ class MotoS3:
                 config=Config(s3={"addressing_style": "path"}),
             )
         return self._client
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid)
 
     def new_prefix(self) -> str:
         return f"server-{os.getpid()}-{next(_prefixes)}"

@@ -1,5 +1,5 @@
 """S3 mode against a real S3 API (moto's server): presigned POSTs straight to the bucket,
-verification at ``complete``, blobs served from the bucket, and start-up errors."""
+verification by the diff worker, blobs served from the bucket, and start-up errors."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_uploads_are_presigned_posts_into_the_bucket_with_posthogs_policy(
     assert 14 * 60 < expires - time.time() <= 15 * 60 + 5
 
 
-def test_images_go_to_the_bucket_never_through_the_api_and_are_verified_at_complete(
+def test_images_go_to_the_bucket_never_through_the_api_and_are_verified_by_the_worker(
     server: LiveServer, client: Client
 ) -> None:
     images = {"home": page(2), "cart": page(3)}
@@ -105,7 +105,8 @@ def test_an_object_with_other_pixels_under_the_right_key_fails_the_run(
     liar = changed(claimed)
     assert upload_file(targets[claimed.hash], liar.png).status_code == 204  # S3 cannot know
 
-    done = client.complete(created["run_id"])
+    assert client.complete(created["run_id"])["status"] in ("processing", "failed")
+    done = client.wait(created["run_id"])
     assert done["status"] == "failed"
     message = done["error_message"]
     assert message.startswith("Upload integrity check failed for 1 image(s) in object storage: about")
@@ -129,6 +130,47 @@ def test_a_baseline_image_uploaded_to_the_bucket_is_verified_and_diffed(server: 
     assert before.hash in artifacts(server, client.repo_id)
 
 
+@pytest.mark.parametrize("liar", ["current", "baseline"])
+def test_a_changed_snapshot_whose_upload_lies_fails_the_run_in_the_worker(
+    server: LiveServer, liar: str
+) -> None:
+    client = Client(server.api(), server.token(), server.repo(f"acme/lie-{liar}", trust_unsigned=True))
+    before, after = page(9), changed(page(9))
+    created = client.create_run([item("home", after)], baseline_hashes={"home": before.hash})
+    sent = {before.hash: before.png, after.hash: after.png}
+    lied = before if liar == "baseline" else after
+    sent[lied.hash] = page(10).png  # another image under the right key
+    for target in created["uploads"]:
+        assert upload_file(target, sent[target["content_hash"]]).status_code == 204
+    assert client.complete(created["run_id"])["status"] == "processing", "checked by the worker"
+    done = client.wait(created["run_id"])
+    assert done["status"] == "failed", done
+    assert done["error_message"].startswith(
+        "Upload integrity check failed for 1 image(s) in object storage: home"
+    )
+    assert f"claimed {lied.hash[:12]}" in done["error_message"]
+    assert lied.hash not in artifacts(server, client.repo_id)
+    assert not [k for k in server.bucket_keys("blobs/") if k.endswith(lied.hash)]
+
+
+def test_one_image_shown_by_many_snapshots_is_verified_once_and_stored(
+    server: LiveServer, client: Client
+) -> None:
+    image = page(11)
+    created = client.create_run([item(f"screen-{n}", image) for n in range(20)])
+    assert [t["content_hash"] for t in created["uploads"]] == [image.hash]
+    client.upload(created["uploads"], {image.hash: image})
+    client.complete(created["run_id"])
+    run = client.wait(created["run_id"])
+    assert run["status"] == "completed", run
+    assert run["summary"]["new"] == 20
+    assert image.hash in artifacts(server, client.repo_id)
+    assert [k for k in server.bucket_keys("blobs/") if k.endswith(image.hash)]
+    assert not [k for k in server.bucket_keys("uploads/") if client.repo_id in k], (
+        "the verified upload is removed"
+    )
+
+
 def test_a_missing_object_is_reported_as_a_missing_upload(client: Client) -> None:
     image = page(6)
     created = client.create_run([item("home", image)])
@@ -144,7 +186,8 @@ def test_an_object_over_the_size_limit_fails_the_run(server: LiveServer, client:
     assert server.s3 is not None
     # Written past the policy (moto does not enforce POST policies; S3 and MinIO do).
     server.s3.put(target["fields"]["key"], image.png + b"\0" * (10 * MIB))
-    done = client.complete(created["run_id"])
+    client.complete(created["run_id"])
+    done = client.wait(created["run_id"])
     assert done["status"] == "failed"
     assert "over the 10485760-byte limit" in done["error_message"]
 

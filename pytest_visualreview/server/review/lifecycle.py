@@ -6,7 +6,7 @@ run on the server's worker (:mod:`..processing`), which calls :func:`finish_proc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..errors import Invalid
@@ -186,15 +186,20 @@ def _add_items(
     uploads = [h for h in dict.fromkeys(wanted) if h not in held]
     return added, uploads
 
-def complete_run(store: Store, project_id: int, run_id: str) -> Run:
-    """Close a run for additions, verify uploads, classify what needs no pixels, and hand the
-    rest to the diff worker (status ``processing``). Idempotent once past ``pending``."""
+def complete_run(
+    store: Store, project_id: int, run_id: str, arrived: Collection[str] = frozenset()
+) -> Run:
+    """Close a run for additions, check every image is uploaded, classify what needs no pixels,
+    and hand the rest to the diff worker (status ``processing``). Idempotent once past
+    ``pending``. ``arrived``: images uploaded straight to the bucket and not verified yet
+    (S3 mode); they count as uploaded, and every snapshot showing one is queued for the worker,
+    which verifies it before the run can complete."""
     with store.transaction() as conn:
         run = get_run(store, project_id, run_id)
         if run.status != RunStatus.PENDING:
             return run
         repo_id = str(run.repo_id)
-        missing = missing_uploads(conn, repo_id, run_id)
+        missing = [m for m in missing_uploads(conn, repo_id, run_id) if m.content_hash not in arrived]
         if missing:
             names = ", ".join(
                 f"{m.identifier} ({m.content_hash[:12]}…)" for m in missing[:10]
@@ -213,6 +218,10 @@ def complete_run(store: Store, project_id: int, run_id: str) -> Run:
             return get_run(store, project_id, run_id)
         accepted.fill_run_baselines(conn, run)
         _classify(conn, run)
+        conn.executemany(
+            "UPDATE run_snapshots SET needs_diff = 1 WHERE run_id = ? AND current_hash = ?",
+            [(run_id, content_hash) for content_hash in arrived],
+        )
         conn.execute("UPDATE runs SET status = 'processing' WHERE id = ?", (run_id,))
         pending_diffs = conn.execute(
             "SELECT COUNT(*) FROM run_snapshots WHERE run_id = ? AND needs_diff = 1", (run_id,)

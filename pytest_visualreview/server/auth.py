@@ -28,6 +28,7 @@ from typing import Annotated
 
 from fastapi import Path, Request
 
+from . import resolve
 from .errors import Invalid, NotFound, PermissionDenied, Unauthenticated
 from .limits import principal_of
 from .store import Store, dumps, loads, now
@@ -76,7 +77,7 @@ def create_token(
     for scope in scopes:
         if not SCOPE_RE.match(scope):
             raise Invalid(f"scope {scope!r} must look like 'area:action'", attr="scope")
-    if store.project(project_id) is None:
+    if resolve.project_by_id(store, project_id) is None:
         raise NotFound(f"project {project_id} not found", attr="project")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.transaction() as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import signing
+from . import resolve, signing
 from .errors import Invalid, NotFound
 from .review.contracts import Repo
 from .store import Store, dumps, new_id, now
@@ -33,7 +33,7 @@ def create_repo(
     if external_id is not None and not 0 <= external_id < 2**63:
         raise Invalid("repo_external_id must be a positive 64-bit integer",
                       attr="repo_external_id")
-    if store.project(project_id) is None:
+    if resolve.project_by_id(store, project_id) is None:
         raise NotFound(f"project {project_id} not found", attr="project")
     repo_id = new_id()
     kid, secret = signing.new_key()

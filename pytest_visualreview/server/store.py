@@ -438,9 +438,6 @@ class Store:
             self._url_secret = cached
         return cached
 
-    def project(self, project_id: int) -> sqlite3.Row | None:
-        return self.query_one("SELECT * FROM projects WHERE id = ?", (project_id,))
-
     def create_project(self, slug: str, name: str = "", *, organization_id: int = 1) -> int:
         """Add a project to an organization and return its id (ids count up from 1)."""
         with self.transaction() as conn:

@@ -70,7 +70,7 @@ def test_the_resolver_takes_ids_or_slugs_and_names_what_is_missing(tmp_path: Pat
     store = Store(tmp_path / "d")
     by_slug = resolve.project(store, "default", "default")
     by_id = resolve.project(store, "1", "1")
-    assert by_slug[1]["id"] == by_id[1]["id"] == 1
+    assert by_slug[1].id == by_id[1].id == 1 and by_slug[0].slug == "default"
     with pytest.raises(NotFound) as missing:
         resolve.project(store, "default", "nope")
     assert missing.value.attr == "project_id_or_slug"

@@ -144,6 +144,6 @@ def test_new_data_dir_has_default_org_and_project_and_a_schema_version(tmp_path:
     store = Store(tmp_path / "d")
     assert store.schema_version == len(MIGRATIONS)
     org, project = resolve.project(store, "default", "default")
-    assert org["id"] == 1 and project["id"] == 1
+    assert org.id == 1 and project.id == 1
     journal = store.query_one("PRAGMA journal_mode")
     assert journal is not None and journal[0] == "wal"

@@ -142,11 +142,13 @@ def plan_pair(
     if (
         head_file is not None
         and base_file is not None
-        and head_file["pixel_hash"]
-        and head_file["pixel_hash"] == base_file["pixel_hash"]
+        and head_file.pixel_hash
+        and head_file.pixel_hash == base_file.pixel_hash
+        and head_file.width is not None
+        and head_file.height is not None
     ):
         # Different files, same RGBA pixels (a re-encode): what a diff would find, without one.
-        width, height = int(head_file["width"]), int(head_file["height"])
+        width, height = head_file.width, head_file.height
         result.status = "unchanged"
         result.changed_pixels, result.total_pixels = 0, width * height
         result.before_width = result.after_width = width
@@ -155,8 +157,8 @@ def plan_pair(
     return PairTask(
         name,
         result,
-        None if head_file is None else str(head_file["blob_key"]),
-        None if base_file is None else str(base_file["blob_key"]),
+        None if head_file is None else head_file.blob_key,
+        None if base_file is None else base_file.blob_key,
         head.manifest.threshold_for(name),
         mask_id(head.id, base.id, name),
     )

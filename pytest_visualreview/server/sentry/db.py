@@ -16,7 +16,7 @@ from typing import Any
 from ..store import Row, Store, dumps, loads, now, parse_time
 from .categorize import ImageResult, summarize
 from .manifest import Manifest, SnapshotUpload, VcsInfo
-from .views import ApprovalRow, ComparisonRow, SnapshotRow
+from .views import ApprovalRow, ComparisonRow, FileRow, SnapshotRow
 
 NAMESPACE = "sentry"
 #: Append-only, like the core schema. Index i brings the namespace from version i to i + 1.
@@ -125,9 +125,18 @@ def add_file(
         )
 
 
-def get_file(store: Store, project_id: int, image_id: str) -> Row | None:
-    return store.query_one(
+def get_file(store: Store, project_id: int, image_id: str) -> FileRow | None:
+    row = store.query_one(
         "SELECT * FROM sentry_files WHERE project_id = ? AND image_id = ?", (project_id, image_id)
+    )
+    if row is None:
+        return None
+    return FileRow(
+        image_id=str(row["image_id"]), blob_key=str(row["blob_key"]),
+        content_type=str(row["content_type"]), size_bytes=int(row["size_bytes"]),
+        pixel_hash=None if row["pixel_hash"] is None else str(row["pixel_hash"]),
+        width=None if row["width"] is None else int(row["width"]),
+        height=None if row["height"] is None else int(row["height"]),
     )
 
 

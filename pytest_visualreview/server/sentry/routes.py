@@ -31,7 +31,7 @@ from ..errors import Conflict, Invalid, NotFound, PermissionDenied, TooLarge, Un
 from ..limits import BodyLimit
 from ..openapi import READ, WRITE, body, errors
 from ..resolve import is_id
-from ..store import Row, Store
+from ..store import Store
 from . import db, views
 from .compare import INCOMPLETE_CHAIN, Checked, IngestError, SentryComparisons, check, ingest, store_checked
 from .manifest import UPLOAD_SCHEMA, ManifestError, parse_json_body, parse_upload
@@ -140,20 +140,19 @@ def _scope_project(store: Store, org: str, scope: str) -> int:
         parts = parse_scope(scope)
     except ObjectstoreError as exc:
         raise Invalid(exc.message, attr="scope") from exc
-    org_row = resolve.organization(store, org)
-    if parts["org"] != str(org_row["id"]):
+    organization = resolve.organization(store, org)
+    if parts["org"] != str(organization.id):
         raise NotFound(f"organization {parts['org']!r} not found", attr="scope")
-    _, project_row = resolve.project(store, str(org_row["id"]), parts["project"])
-    return int(project_row["id"])
+    return resolve.project(store, str(organization.id), parts["project"])[1].id
 
 
 def _snapshot_in_org(store: Store, org: str, snapshot_id: str, principal: Principal) -> views.SnapshotRow:
-    org_row = resolve.organization(store, org)
+    organization = resolve.organization(store, org)
     snapshot = db.get_snapshot(store, int(snapshot_id)) if is_id(snapshot_id) else None
     if snapshot is None or snapshot.project_id != principal.project_id:
         raise NotFound("Snapshot not found", attr="snapshot_id")
-    project = store.project(snapshot.project_id)
-    if project is None or project["organization_id"] != org_row["id"]:
+    project = resolve.project_by_id(store, snapshot.project_id)
+    if project is None or project.organization_id != organization.id:
         raise NotFound("Snapshot not found", attr="snapshot_id")
     return snapshot
 
@@ -198,14 +197,14 @@ def upload_options(org: str, project: str, request: Request) -> dict[str, Any]:
     context = get_context(request)
     store = context.store
     principal = _principal(store, request, READ_SCOPES)
-    org_row, project_row = resolve.project(store, org, project)
-    principal.require_project(int(project_row["id"]))
+    organization, found = resolve.project(store, org, project)
+    principal.require_project(found.id)
     base = context.base_url(request)
     return {
         "objectstore": {
-            "url": f"{base}/api/0/organizations/{org_row['slug']}/objectstore",
-            "scopes": [["org", str(org_row["id"])], ["project", str(project_row["id"])]],
-            "authToken": mint_os_token(store.url_secret, int(project_row["id"]), _can_write(principal)),
+            "url": f"{base}/api/0/organizations/{organization.slug}/objectstore",
+            "scopes": [["org", str(organization.id)], ["project", str(found.id)]],
+            "authToken": mint_os_token(store.url_secret, found.id, _can_write(principal)),
             "expirationPolicy": EXPIRATION_POLICY,
         },
         "usecase": "preprod",
@@ -227,22 +226,24 @@ async def create_snapshot(org: str, project: str, request: Request) -> JSONRespo
     )
 
 
-def _may_upload(org: str, project: str, request: Request) -> tuple[Row, int, Principal]:
+def _may_upload(
+    org: str, project: str, request: Request
+) -> tuple[resolve.Organization, int, Principal]:
     context = get_context(request)
     store = context.store
     principal = _principal(store, request, WRITE_SCOPES)
-    org_row, project_row = resolve.project(store, org, project)
-    project_id = int(project_row["id"])
-    principal.require_project(project_id)
-    return org_row, project_id, principal
+    organization, found = resolve.project(store, org, project)
+    principal.require_project(found.id)
+    return organization, found.id, principal
 
 
 def _create_snapshot(
-    where: tuple[Row, int, Principal], request: Request, raw: bytes, encoding: str | None
+    where: tuple[resolve.Organization, int, Principal], request: Request, raw: bytes,
+    encoding: str | None
 ) -> JSONResponse:
     context = get_context(request)
     store = context.store
-    org_row, project_id, principal = where
+    organization, project_id, principal = where
     try:
         body = decode_body(raw, encoding, limit=MAX_BODY_BYTES)
     except ObjectstoreError as exc:
@@ -271,7 +272,7 @@ def _create_snapshot(
             "snapshotMetricsId": str(snapshot_id),
             "imageCount": len(upload.manifest.images),
             "snapshotUrl": (
-                f"{base}/api/0/organizations/{org_row['slug']}/preprodartifacts/snapshots/{snapshot_id}/"
+                f"{base}/api/0/organizations/{organization.slug}/preprodartifacts/snapshots/{snapshot_id}/"
             ),
         }
     )
@@ -369,7 +370,7 @@ def _operation(
     if kind == "head":
         if row is None:
             return OpResult(index, 404, key)
-        return OpResult(index, 200, key, headers=(("content-type", str(row["content_type"])),))
+        return OpResult(index, 200, key, headers=(("content-type", row.content_type),))
     if kind == "get":
         if row is None:
             return OpResult(index, 404, key)
@@ -377,8 +378,8 @@ def _operation(
             index,
             200,
             key,
-            blobs.get(str(row["blob_key"])),
-            (("content-type", str(row["content_type"])),),
+            blobs.get(row.blob_key),
+            (("content-type", row.content_type),),
         )
     if kind == "insert":
         if not may_write:
@@ -441,8 +442,8 @@ def get_object(org: str, usecase: str, scope: str, key: str, request: Request) -
     row = db.get_file(store, project_id, parsed.sha256)
     if row is None or parsed.project_id != project_id:
         raise NotFound(f"object {key!r} not found", attr="key")
-    data = b"" if request.method == "HEAD" else blobs.get(str(row["blob_key"]))
-    return Response(data, media_type=str(row["content_type"]))
+    data = b"" if request.method == "HEAD" else blobs.get(row.blob_key)
+    return Response(data, media_type=row.content_type)
 
 
 # -- read APIs ---------------------------------------------------------------------------
@@ -463,21 +464,20 @@ def latest_base(
     context = get_context(request)
     store = context.store
     principal = _principal(store, request, READ_SCOPES)
-    org_row = resolve.organization(store, org)
+    organization = resolve.organization(store, org)
+    found: resolve.Project | None
     if project:
-        _, project_row = resolve.project(store, str(org_row["id"]), project)
-        principal.require_project(int(project_row["id"]))
+        found = resolve.project(store, str(organization.id), project)[1]
+        principal.require_project(found.id)
     else:
-        found = store.project(principal.project_id)
-        if found is None or found["organization_id"] != org_row["id"]:
+        found = resolve.project_by_id(store, principal.project_id)
+        if found is None or found.organization_id != organization.id:
             raise NotFound("No snapshot found", attr="project")
-        project_row = found
-    project_id = int(project_row["id"])
-    snapshot = db.latest_base(store, project_id, app_id, branch)
+    snapshot = db.latest_base(store, found.id, app_id, branch)
     if snapshot is None:
         raise NotFound("No snapshot found", attr="app_id")
-    files_url = f"/api/0/projects/{org_row['slug']}/{project_row['slug']}/files/images/"
-    return views.latest_base(snapshot, str(project_row["slug"]), files_url, compact=_flag(compact_metadata))
+    files_url = f"/api/0/projects/{organization.slug}/{found.slug}/files/images/"
+    return views.latest_base(snapshot, found.slug, files_url, compact=_flag(compact_metadata))
 
 
 @router.get(snap_prefix + "/{snapshot_id}/archive/", response_class=Response,
@@ -496,7 +496,7 @@ def archive(org: str, snapshot_id: str, request: Request, download: str | None =
         name: db.get_file(store, snapshot.project_id, meta.content_hash)
         for name, meta in snapshot.manifest.images.items()
     }
-    data = archive_zip({n: blobs.get(str(r["blob_key"])) for n, r in files.items() if r})
+    data = archive_zip({n: blobs.get(r.blob_key) for n, r in files.items() if r})
     return Response(
         data,
         media_type="application/zip",
@@ -557,10 +557,10 @@ def image_detail(org: str, snapshot_id: str, image_identifier: str, request: Req
     if name is None:
         raise NotFound("Image not found in snapshot", attr="image_identifier")
     base = db.get_snapshot(store, success.base_id) if success is not None else None
-    project = store.project(snapshot.project_id)
+    project = resolve.project_by_id(store, snapshot.project_id)
     assert project is not None
-    org_row = resolve.organization(store, str(project["organization_id"]))
-    files_url = f"/api/0/projects/{org_row['slug']}/{project['slug']}/files/images/"
+    organization = resolve.organization(store, str(project.organization_id))
+    files_url = f"/api/0/projects/{organization.slug}/{project.slug}/files/images/"
     return views.image_detail(
         name,
         head=snapshot.manifest,
@@ -577,12 +577,12 @@ def image_file(org: str, project: str, image_id: str, request: Request) -> Respo
     store = context.store
     blobs = context.blobs
     principal = _principal(store, request, READ_SCOPES)
-    _, project_row = resolve.project(store, org, project)
-    principal.require_project(int(project_row["id"]))
-    row = db.get_file(store, int(project_row["id"]), image_id)
-    if row is None:
+    found = resolve.project(store, org, project)[1]
+    principal.require_project(found.id)
+    file = db.get_file(store, found.id, image_id)
+    if file is None:
         raise NotFound("Image not found", attr="image_id")
-    return Response(blobs.get(str(row["blob_key"])), media_type=str(row["content_type"]))
+    return Response(blobs.get(file.blob_key), media_type=file.content_type)
 
 
 @router.post(

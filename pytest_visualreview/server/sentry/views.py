@@ -47,6 +47,19 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True)
+class FileRow:
+    """One objectstore file of a project: its blob, and its pixels' identity once decoded."""
+
+    image_id: str
+    blob_key: str
+    content_type: str
+    size_bytes: int
+    pixel_hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
 class ApprovalRow:
     """Sentry's PreprodComparisonApproval: ``approved`` or ``needs_approval``."""
 

@@ -32,7 +32,7 @@ from . import datadir, openapi
 from .auth import authenticate
 from .blobs import BlobStore, open_blobs
 from .context import ServerContext
-from .errors import ServerError, disk_full, is_disk_full
+from .errors import ServerError, Unavailable, Unreachable, disk_full, is_disk_full
 from .expiry import DEFAULT_HOURS, PendingExpiry
 from .jobs import Worker
 from .limits import BodyGate, BodyLimit, Gate
@@ -196,6 +196,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OSError)
     @app.exception_handler(DatabaseError)
     async def storage_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, Unreachable):
+            log.warning("%s on %s %s", exc, request.method, request.url.path)
+            busy = Unavailable(f"{exc}; nothing was changed, retry in a moment")
+            return JSONResponse(busy.to_json(), status_code=busy.status)
         if not is_disk_full(exc):
             raise exc
         log.error("disk full on %s %s: %s", request.method, request.url.path, exc)

@@ -98,6 +98,13 @@ def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
 
 
+class Unreachable(OSError):
+    """A service the server keeps its data in did not answer, after retries, and will again
+    (object storage down, restarting or throttling). Not an outcome: a request that meets one
+    is a 503 that changed nothing, and a diff that meets one waits and is tried again, as on a
+    full disk, rather than being given a verdict."""
+
+
 def disk_full() -> InsufficientStorage:
     """The one 507 every route answers when :func:`is_disk_full`."""
     return InsufficientStorage(

@@ -46,7 +46,7 @@ from ..settings import Tolerance
 from . import runs
 from .blobs import Blobs
 from .diffimage import encode_diff_png
-from .errors import is_disk_full
+from .errors import Unreachable, is_disk_full
 from .ingest import KeyMismatch, verify_pixels
 from .jobs import DISK_FULL_RETRY_SECONDS, PixelPool
 from .review.contracts import Run
@@ -300,9 +300,14 @@ def _load(
 
 def _not_diffed(snapshot_id: str, exc: Exception) -> DiffOutcome:
     """The outcome of a diff that reading or storing images stopped: queued again while the disk
-    is full (``waiting``), else ``changed`` with the reason, for reading and writing alike."""
+    is full or the object store does not answer (``waiting``: no verdict is better than a wrong
+    one), else ``changed`` with the reason, for reading and writing alike."""
     if is_disk_full(exc):
         return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, waiting=DISK_FULL_WAITING)
+    if isinstance(exc, Unreachable):
+        return DiffOutcome(
+            snapshot_id, SnapshotResult.CHANGED, waiting=f"{exc}; retried until it answers"
+        )
     return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)})
 
 

@@ -40,6 +40,7 @@ from urllib.parse import quote, urlsplit
 import urllib3
 
 from .blobs import CHUNK, relative_path
+from .errors import Unreachable
 from .storage import StorageError
 
 _CLIENTS: dict[str | None, Any] = {}
@@ -110,8 +111,23 @@ def _signer(bucket: S3Bucket) -> _ObjectSigner:
 
 
 class S3Error(OSError):
-    """A request the bucket refused or could not answer (after retries): an I/O error to callers,
-    so a diff that meets one ends with the reason instead of a traceback."""
+    """A request the bucket refused (403, no such bucket): an I/O error whose reason is
+    reported as it is. A store that does not answer, or answers 5xx/429 after :data:`RETRIES`,
+    raises :class:`~.errors.Unreachable` instead (:func:`not_answered`)."""
+
+
+def not_answered(what: str) -> Unreachable:
+    return Unreachable(f"object storage did not answer: {what}")
+
+
+def failed(what: str, exc: Exception) -> OSError:
+    """A boto3 call's failure: :class:`~.errors.Unreachable` unless the store answered 4xx."""
+    response = getattr(exc, "response", None) or {}
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    detail = f"{what}: {str(exc).splitlines()[0][:200]}"
+    if status == 0 or status >= 500 or status == 429:
+        return not_answered(detail)
+    return S3Error(detail)
 
 
 def s3_client(endpoint_url: str | None) -> Any:
@@ -168,7 +184,14 @@ class S3Bucket:
 
     def _send(self, method: str, key: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
         signer = _signer(self)
-        return signer.pool.urlopen(method, signer.target(method, key), **kwargs)
+        try:
+            response = signer.pool.urlopen(method, signer.target(method, key), **kwargs)
+        except urllib3.exceptions.HTTPError as exc:  # no answer after RETRIES
+            raise not_answered(f"{method} s3://{self.name}/{key}: {exc}") from None
+        if response.status >= 500 or response.status == 429:
+            response.drain_conn()
+            raise not_answered(f"{method} s3://{self.name}/{key}: HTTP {response.status}")
+        return response
 
     def fetch(self, key: str) -> urllib3.BaseHTTPResponse | None:
         """Object ``key`` as an open response (its body not yet read), ``None`` if absent."""
@@ -204,18 +227,24 @@ class S3Bucket:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.name, Prefix=prefix
         )
-        for listing in pages:
-            for entry in listing.get("Contents", []):
-                yield str(entry["Key"])
+        try:
+            for listing in pages:
+                for entry in listing.get("Contents", []):
+                    yield str(entry["Key"])
+        except Exception as exc:
+            raise failed(f"listing s3://{self.name}/{prefix}", exc) from None
 
     def delete_all(self, keys: Sequence[str]) -> None:
         """Delete ``keys`` (1,000 per request; an absent key is not an error)."""
         for first in range(0, len(keys), 1000):
             chunk = keys[first : first + 1000]
-            self.client.delete_objects(
-                Bucket=self.name,
-                Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
-            )
+            try:
+                self.client.delete_objects(
+                    Bucket=self.name,
+                    Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+                )
+            except Exception as exc:
+                raise failed(f"deleting {len(chunk)} objects of s3://{self.name}", exc) from None
 
 
 class S3BlobStore:

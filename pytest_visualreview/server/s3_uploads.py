@@ -31,6 +31,7 @@ then only sign and list.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ from .s3 import S3Bucket
 from .store import Store
 from .uploads import MAX_UPLOAD_BYTES, UPLOAD_EXPIRES_SECONDS, blob_key
 
+log = logging.getLogger(__name__)
 #: Problems listed by name in a failed run's message (the rest are counted).
 LISTED = 10
 
@@ -80,7 +82,9 @@ class S3Uploads:
     def arrived(self, store: Store, repo_id: str, run_id: str) -> set[str]:
         """The hashes the run needs from the bucket (its snapshots' and its baselines' images
         that the repo does not hold) that were uploaded, not yet verified. The listing runs
-        outside any transaction: it is a network call."""
+        outside any transaction: it is a network call; a bucket that does not answer makes
+        ``complete`` a 503 (the app's handler for :class:`~.errors.Unreachable`), which clients
+        retry, and changes nothing."""
         from . import runs  # the review domain imports this module's callers, not the reverse
 
         with store.transaction() as conn:
@@ -97,10 +101,16 @@ class S3Uploads:
         return self.bucket.read(self.upload_key(repo_id, content_hash), self.max_bytes)
 
     def discard(self, uploads: Iterable[tuple[str, str]]) -> None:
-        """Delete the verified uploads ``(repo_id, hash)``: their bytes are blobs now."""
+        """Delete the verified uploads ``(repo_id, hash)``: their bytes are blobs now. Best
+        effort: an object left behind is harmless (the repo holds the hash, so it is never read
+        again) and the bucket's lifecycle rule for ``uploads/`` removes it."""
         keys = sorted({self.upload_key(repo, check_key(h)) for repo, h in uploads})
-        if keys:
+        if not keys:
+            return
+        try:
             self.bucket.delete_all(keys)
+        except OSError as exc:  # S3Error or Unreachable
+            log.warning("verified uploads left in the bucket: %s", exc)
 
 
 def integrity_failure(problems: Sequence[tuple[str, str, str]]) -> str:

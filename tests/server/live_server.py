@@ -212,3 +212,18 @@ def start_live(
         kwargs.setdefault("database_url", request.getfixturevalue("postgres").new_database())
         kwargs.setdefault("s3", request.getfixturevalue("moto_s3"))
     return LiveServer.start(data_dir, **kwargs)
+
+
+def start_worker(
+    data_dir: Path, database_url: str, s3: MotoS3, prefix: str, name: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """A ``visualreview worker`` process (one diff process) on the shared store, logging to
+    ``data_dir/worker-NAME.log``."""
+    log_path = data_dir / f"worker-{name}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest_visualreview.cli", "worker",
+             *storage_args(data_dir, database_url, s3, prefix), "--diff-workers", "1"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS},
+        )
+    return process, log_path

@@ -7,10 +7,8 @@ the right counts: the dead worker's job goes back to the queue and the other wor
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,26 +16,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from .live_server import LiveServer, storage_args
-from .s3_server import CREDENTIALS, MotoS3
+from .live_server import LiveServer, start_worker
+from .s3_server import MotoS3
 from .server_helpers import Client, changed, item, page
 
 pytestmark = pytest.mark.slow
 
 SNAPSHOTS = 160  # enough diff work that the run is still going when its worker is killed
-
-
-def start_worker(
-    data_dir: Path, database_url: str, s3: MotoS3, prefix: str, name: str
-) -> tuple[subprocess.Popen[bytes], Path]:
-    log_path = data_dir / f"worker-{name}.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pytest_visualreview.cli", "worker",
-             *storage_args(data_dir, database_url, s3, prefix), "--diff-workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS},
-        )
-    return process, log_path
 
 
 def holder(logs: dict[int, Path], key: str, timeout: float = 60.0) -> int:

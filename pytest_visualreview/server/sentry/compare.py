@@ -34,7 +34,7 @@ from PIL import Image
 from ...diff import compare as pixel_compare
 from ...imaging import ImageError, decode_image
 from ..blobs import Blobs
-from ..errors import is_disk_full
+from ..errors import Unreachable, is_disk_full
 from ..ingest import Checked, KeyMismatch
 from ..ingest import check as ingest_check
 from ..ingest import store as ingest_store
@@ -281,8 +281,9 @@ def run_comparison(store: Store, blobs: Blobs, comparison_id: int, pool: PixelPo
     """Claim, compute and finish one comparison (FAILED with a message on any error); the pixel
     diffs of its pairs run in the shared worker processes.
 
-    A full disk is not an outcome: the comparison stays ``processing`` (queued) and True is
-    returned, so the caller tries it again later instead of recording it without its images."""
+    A full disk or an object store that does not answer is not an outcome: the comparison
+    stays ``processing`` (queued) and True is returned, so the caller tries it again later
+    instead of recording it without its images."""
     if not db.claim_comparison(store, comparison_id):
         return False
     try:
@@ -316,8 +317,9 @@ def run_comparison(store: Store, blobs: Blobs, comparison_id: int, pool: PixelPo
             if any(r.status in ("changed", "removed") for r in results.values()):
                 approve_or_flag(store, head, results)
     except Exception as exc:  # a job must never die silently: the API reports the failure
-        if is_disk_full(exc):
-            log.warning("sentry comparison %s waits for disk space: %s", comparison_id, exc)
+        if is_disk_full(exc) or isinstance(exc, Unreachable):  # not an outcome: wait
+            what = "disk space" if is_disk_full(exc) else "object storage"
+            log.warning("sentry comparison %s waits for %s: %s", comparison_id, what, exc)
             return True
         log.exception("sentry comparison %s failed", comparison_id)
         db.fail_comparison(store, comparison_id, "internal_error", f"{type(exc).__name__}: {exc}")

@@ -87,11 +87,14 @@ def group_counts(store: Store, run_id: str) -> dict[str, int]:
 
 
 def _search(search: str) -> tuple[str, tuple[str, ...]]:
-    """SQL and params for 'identifier contains `search`' (LIKE wildcards in it match literally)."""
+    """SQL and params for 'identifier contains `search`', ignoring case (LIKE wildcards in it
+    match literally). Both sides go through the database's ``LOWER``: SQLite's ``LIKE`` ignores
+    ASCII case and PostgreSQL's does not, so without it one search would find different
+    snapshots on the two stores."""
     if not search:
         return "", ()
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return " AND identifier LIKE ? ESCAPE '\\'", (f"%{escaped}%",)
+    return " AND LOWER(identifier) LIKE LOWER(?) ESCAPE '\\'", (f"%{escaped}%",)
 
 
 def count(store: Store, run_id: str, group: str, *, search: str = "") -> int:

@@ -31,7 +31,9 @@ deleting and presigned POSTs stay boto3 calls.
 
 from __future__ import annotations
 
+import os
 import threading
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +54,24 @@ RETRIES = urllib3.Retry(
 )
 #: Seconds a presigned URL of :meth:`S3Bucket.fetch` / :meth:`S3Bucket.store` is good for.
 PRESIGNED_SECONDS = 300
-_HTTP = urllib3.PoolManager(maxsize=32, retries=RETRIES, timeout=urllib3.Timeout(10, read=60))
+TIMEOUT = urllib3.Timeout(connect=10, read=60)
+
+
+def _http_for(url: str) -> urllib3.PoolManager:
+    """Connections to the store at ``url``, as boto3 would make them: through the
+    ``HTTP(S)_PROXY`` the environment names unless ``NO_PROXY`` exempts the host, and checking
+    TLS against ``AWS_CA_BUNDLE`` or certifi's bundle (botocore's default)."""
+    import certifi  # requests' dependency, so always there
+
+    parts = urlsplit(url)
+    options: dict[str, Any] = {
+        "maxsize": 32, "retries": RETRIES, "timeout": TIMEOUT,
+        "ca_certs": os.environ.get("AWS_CA_BUNDLE") or certifi.where(),
+    }
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
 
 
 class _ObjectSigner:
@@ -72,7 +91,14 @@ class _ObjectSigner:
             raise StorageError(f"cannot address objects of bucket {bucket.name!r}: {probe[:120]}")
         self.base = probe[: -len(self._PROBE)]  # ends in "/": what a key is appended to
         parts = urlsplit(self.base)
-        self.pool = _HTTP.connection_from_url(f"{parts.scheme}://{parts.netloc}")
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.http = _http_for(self.base)
+        # Straight to the store: the one host's pool, so a request skips the manager's URL
+        # parsing and pool lookup (a quarter of the request's CPU); through a proxy the
+        # manager has to build each request.
+        self.pool = None if isinstance(self.http, urllib3.ProxyManager) else (
+            self.http.connection_from_url(self.origin)
+        )
         self.region = str(client.meta.region_name or "us-east-1")
         import boto3
 
@@ -84,16 +110,22 @@ class _ObjectSigner:
             )
         self._auth, self._request = S3SigV4QueryAuth, AWSRequest
 
-    def target(self, method: str, key: str) -> str:
-        """The signed request target (path and query) of ``method`` on object ``key``."""
+    def send(self, method: str, key: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        """``method`` on object ``key``, signed, with :data:`RETRIES`."""
+        url = self.url(method, key)
+        if self.pool is None:
+            return self.http.urlopen(method, url, **kwargs)
+        return self.pool.urlopen(method, url[len(self.origin):], **kwargs)
+
+    def url(self, method: str, key: str) -> str:
+        """The signed URL of ``method`` on object ``key``."""
         request = self._request(method=method, url=self.base + quote(key, safe="/~"))
         auth = self._auth(
             self.credentials.get_frozen_credentials(), "s3", self.region,
             expires=PRESIGNED_SECONDS,
         )
         auth.add_auth(request)
-        parts = urlsplit(request.url)
-        return f"{parts.path}?{parts.query}"
+        return str(request.url)
 
 
 _SIGNERS: dict[tuple[str | None, str], _ObjectSigner] = {}
@@ -185,7 +217,7 @@ class S3Bucket:
     def _send(self, method: str, key: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
         signer = _signer(self)
         try:
-            response = signer.pool.urlopen(method, signer.target(method, key), **kwargs)
+            response = signer.send(method, key, **kwargs)
         except urllib3.exceptions.HTTPError as exc:  # no answer after RETRIES
             raise not_answered(f"{method} s3://{self.name}/{key}: {exc}") from None
         if response.status >= 500 or response.status == 429:

@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 import requests
 
+from pytest_visualreview.server import s3
 from pytest_visualreview.server.ui.session import SESSION_COOKIE, sign_in
 
+from .http_proxy import HttpProxy
 from .live_server import LiveServer
+from .s3_server import CREDENTIALS, MotoS3
 from .server_helpers import Client, changed, item, page, upload_file
 
 pytestmark = pytest.mark.backends("shared")
@@ -193,8 +196,6 @@ def test_an_object_over_the_size_limit_fails_the_run(server: LiveServer, client:
 
 
 def serve(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
-    from .s3_server import CREDENTIALS
-
     return subprocess.run(
         [sys.executable, "-m", "pytest_visualreview.cli", "serve", "--data-dir",
          str(server.data_dir / "other"), "--port", "0", *args],
@@ -214,3 +215,29 @@ def test_serve_with_a_bucket_it_cannot_reach_or_a_bad_blob_url_exits_2_in_one_li
     bad = serve(server, "--blob-url", "ftp://somewhere/x")
     assert bad.returncode == 2
     assert "use s3://BUCKET/PREFIX, file:///ABSOLUTE/PATH or a folder" in bad.stderr
+
+
+def test_object_reads_and_writes_go_through_the_environments_proxy_like_boto3(
+    moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    proxy = HttpProxy()
+    try:
+        bucket = s3.S3Bucket(moto_s3.bucket, moto_s3.new_prefix(), moto_s3.endpoint)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setattr(s3, "_SIGNERS", {})  # signers read the environment when made
+        bucket.store(bucket.key("a"), b"through the proxy")
+        assert bucket.read(bucket.key("a"), 100) == b"through the proxy"
+        assert bucket.read(bucket.key("missing"), 100) is None
+        assert [r.split(" ", 1)[0] for r in proxy.requests] == ["PUT", "GET", "GET"]
+        assert all(r.split(" ", 1)[1].startswith(moto_s3.endpoint) for r in proxy.requests)
+
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setattr(s3, "_SIGNERS", {})
+        assert bucket.read(bucket.key("a"), 100) == b"through the proxy"
+        assert len(proxy.requests) == 3, "NO_PROXY hosts are reached directly"
+    finally:
+        proxy.stop()

@@ -64,6 +64,8 @@ BATCH = 32
 DISK_FULL_WAITING = (
     "the server's disk was full when its diff image was stored; retried until there is space"
 )
+NO_BASELINE_IMAGE = "baseline image not on the server; upload it to get a diff"
+GONE = "the uploaded object is gone from the bucket; upload it again"
 #: Snapshots per pool task (a batch of ``BATCH * workers`` is split into these).
 CHUNK = 8
 
@@ -94,6 +96,9 @@ class ReceivedImage:
     height: int
     size_bytes: int
     data: bytes = b""  # until stored; never sent back to the coordinator
+    #: False: taken from the blob store because the upload had gone (verified by another job);
+    #: the result stands only if the repo holds the hash.
+    checked: bool = True
 
 
 @dataclass
@@ -188,24 +193,23 @@ def diff_snapshots(
     One task per chunk rather than per snapshot: each pool task costs a pickle round trip and
     wake-ups on both sides, which was a tenth of a changed pair's CPU time in the server. The
     chunk's blobs are stored together (``put_all``: one round of fsyncs, not one per blob)
-    before this returns, so before the coordinator commits a row that names one; the verified
-    upload objects are then deleted in one request. ``blobs`` and ``uploads`` travel to the
-    worker process pickled (each is a small handle)."""
+    before this returns, so before the coordinator commits a row that names one (and only then
+    deletes the verified uploads). ``blobs`` and ``uploads`` travel to the worker process
+    pickled (each is a small handle)."""
     outcomes = [_classify_job(blobs, uploads, job) for job in jobs]
     drawn = [o for o in outcomes if o.diff_key and o.diff_png is not None]
-    received = [(o, image) for o in outcomes for image in o.received]
+    fresh = [(o, image) for o in outcomes for image in o.received if image.data]
     try:
         blobs.put_all(
             [(str(o.diff_key), bytes(o.diff_png or b"")) for o in drawn]
-            + [(image.content_hash, image.data) for _o, image in received if image.data]
+            + [(image.content_hash, image.data) for _o, image in fresh]
         )
-    except OSError as exc:  # none of the chunk's diffs is a result without its blob
-        stored = {id(o) for o in drawn} | {id(o) for o, _image in received}
-        outcomes = [_not_diffed(o.snapshot_id, exc) if id(o) in stored else o for o in outcomes]
-    else:
-        if uploads is not None and received:
-            repo_of = {job.snapshot_id: job.repo_id for job in jobs}
-            uploads.discard((repo_of[o.snapshot_id], image.content_hash) for o, image in received)
+    except OSError as exc:  # none of the chunk's results stands without its blobs
+        unstored = {id(o) for o in drawn} | {id(o) for o, _image in fresh}
+        outcomes = [
+            _unstored(o, exc) if id(o) in unstored and o.rejected is None else o
+            for o in outcomes
+        ]
     for outcome in outcomes:
         outcome.diff_png = None  # only small results cross the process boundary
         for image in outcome.received:
@@ -214,9 +218,8 @@ def diff_snapshots(
 
 
 def _classify_job(blobs: Blobs, uploads: S3Uploads | None, job: DiffJob) -> DiffOutcome:
-    """One job's outcome, its diff PNG (if any) keyed but not yet stored. Problems leave the
-    snapshot ``changed`` with the reason in ``diff_metadata.error`` (PostHog logs and skips
-    per-snapshot failures); an upload that is not what it claims is ``rejected``."""
+    """One job's outcome, its diff PNG (if any) keyed but not yet stored; an upload that is not
+    what it claims is ``rejected``, and what goes wrong otherwise is :func:`_failed`."""
     received: list[ReceivedImage] = []
     try:
         actual = _load(blobs, uploads, job, job.current, "current", received)
@@ -229,7 +232,7 @@ def _classify_job(blobs: Blobs, uploads: S3Uploads | None, job: DiffJob) -> Diff
         if not job.baseline_held:
             return DiffOutcome(
                 job.snapshot_id, SnapshotResult.CHANGED, received=received,
-                diff_metadata={"error": "baseline image not on the server; upload it to get a diff"},
+                diff_metadata={"error": NO_BASELINE_IMAGE},
             )
         expected = _load(blobs, uploads, job, job.baseline, "baseline", received)
         if isinstance(expected, DiffOutcome):
@@ -240,14 +243,58 @@ def _classify_job(blobs: Blobs, uploads: S3Uploads | None, job: DiffJob) -> Diff
             outcome.diff_key = blake3(outcome.diff_png).hexdigest()
             outcome.diff_bytes = len(outcome.diff_png)
         return outcome
-    except (ImageError, OSError) as exc:
-        return _not_diffed(job.snapshot_id, exc)
-    except Exception as exc:  # a comparator bug must not wedge the run: log, keep it changed
+    except Exception as exc:
+        return _failed(job, exc, received)
+
+
+def _failed(job: DiffJob, exc: Exception, received: list[ReceivedImage]) -> DiffOutcome:
+    """What a job becomes when reading, checking or diffing fails.
+
+    It waits (stays queued, tried again) on a full disk, a store that does not answer, and
+    whenever its current image arrived as an upload that was not checked yet: no snapshot gets
+    a result with its image unverified. Otherwise it keeps its classification if it only had to
+    verify, or is ``changed`` with the reason (PostHog logs and skips per-snapshot failures),
+    the uploads it did verify still stored."""
+    reason = _wait_reason(exc)
+    verified = {image.content_hash for image in received}
+    if not isinstance(exc, (ImageError, OSError)):  # a bug somewhere: keep its traceback
         log.exception("diff of snapshot %s failed", job.snapshot_id)
+    if reason is None and job.current in job.receive and job.current not in verified:
+        reason = f"its uploaded image could not be checked ({exc}); retried"
+    if reason is not None:
+        return DiffOutcome(job.snapshot_id, SnapshotResult.CHANGED, waiting=reason)
+    if not job.diff:
         return DiffOutcome(
-            job.snapshot_id, SnapshotResult.CHANGED,
-            diff_metadata={"error": f"diff failed: {exc!r}"},
+            job.snapshot_id, SnapshotResult.CHANGED, classified=False, received=received
         )
+    detail = str(exc) if isinstance(exc, (ImageError, OSError)) else f"diff failed: {exc!r}"
+    return DiffOutcome(
+        job.snapshot_id, SnapshotResult.CHANGED, received=received,
+        diff_metadata={"error": detail},
+    )
+
+
+def _unstored(outcome: DiffOutcome, exc: OSError) -> DiffOutcome:
+    """An outcome whose blobs could not be stored: it waits if it verified an upload (that
+    image must be stored before the run can complete) or the cause is one to wait out, else it
+    is ``changed`` with the reason."""
+    reason = _wait_reason(exc)
+    if reason is None and any(image.data for image in outcome.received):
+        reason = f"its verified upload could not be stored ({exc}); retried"
+    if reason is not None:
+        return DiffOutcome(outcome.snapshot_id, SnapshotResult.CHANGED, waiting=reason)
+    return DiffOutcome(
+        outcome.snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)}
+    )
+
+
+def _wait_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` is a condition to wait out rather than an outcome, or None."""
+    if is_disk_full(exc):
+        return DISK_FULL_WAITING
+    if isinstance(exc, Unreachable):
+        return f"{exc}; retried until it answers"
+    return None
 
 
 def _load(
@@ -255,9 +302,11 @@ def _load(
     received: list[ReceivedImage],
 ) -> np.ndarray | DiffOutcome:
     """The pixels of image ``key`` (``role``: baseline or current). A key in ``job.receive`` is
-    read from the uploads and verified (appended to ``received``), or from the blobs if another
-    run's worker verified and moved it meanwhile; an upload that lies, or that is not there for
-    the current image, is the job's ``rejected`` outcome."""
+    read from the uploads and verified (appended to ``received`` with its bytes, to store). An
+    upload no longer there may have been verified and moved by another job of the same repo
+    meanwhile: the blob is used then, marked unchecked, and the coordinator keeps the result
+    only if the repo holds the hash (:meth:`PostHogRuns._write`). An upload that lies is the
+    job's ``rejected`` outcome; a baseline never uploaded means no diff image."""
     name = f"{role} {key[:12]}"
     if uploads is None or key not in job.receive:
         return decode_image(blobs.get(key), name=name)[0]
@@ -270,12 +319,14 @@ def _load(
             if role == "baseline":  # as in the embedded mode: no diff image, not a failure
                 return DiffOutcome(
                     job.snapshot_id, SnapshotResult.CHANGED, received=received,
-                    diff_metadata={"error": "baseline image not on the server; upload it to get a diff"},
+                    diff_metadata={"error": NO_BASELINE_IMAGE},
                 )
-            problem = "the uploaded object is gone from the bucket"
+            problem = GONE
         else:
             rgba = decode_image(data, name=name)[0]  # a blob: verified when it was stored
-            received.append(ReceivedImage(key, rgba.shape[1], rgba.shape[0], len(data)))
+            received.append(
+                ReceivedImage(key, rgba.shape[1], rgba.shape[0], len(data), checked=False)
+            )
             return rgba
     elif len(data) > uploads.max_bytes:
         problem = f"the object is over the {uploads.max_bytes}-byte limit"
@@ -296,19 +347,6 @@ def _load(
         job.snapshot_id, SnapshotResult.CHANGED, received=received,
         rejected=(job.identifier or job.snapshot_id, key, problem),
     )
-
-
-def _not_diffed(snapshot_id: str, exc: Exception) -> DiffOutcome:
-    """The outcome of a diff that reading or storing images stopped: queued again while the disk
-    is full or the object store does not answer (``waiting``: no verdict is better than a wrong
-    one), else ``changed`` with the reason, for reading and writing alike."""
-    if is_disk_full(exc):
-        return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, waiting=DISK_FULL_WAITING)
-    if isinstance(exc, Unreachable):
-        return DiffOutcome(
-            snapshot_id, SnapshotResult.CHANGED, waiting=f"{exc}; retried until it answers"
-        )
-    return DiffOutcome(snapshot_id, SnapshotResult.CHANGED, diff_metadata={"error": str(exc)})
 
 
 class PostHogRuns:
@@ -452,13 +490,52 @@ class PostHogRuns:
     def _write(
         self, run: Run, batch: list[Row], outcomes: list[DiffOutcome]
     ) -> int | None:
-        """Commit a batch's results (their blobs are already stored) in one transaction; an
-        outcome that is ``waiting`` stays queued with its reason. Returns how many wait, or
-        ``None`` when an upload was not what it claimed and the run is failed instead."""
+        """Commit a batch's results (their blobs are already stored), then delete the uploads
+        they verified, now that rows name them (a run that lists the repo's uploads between
+        the two finds the hash held; one killed between them leaves an object the lifecycle
+        rule removes). Returns how many wait, or ``None`` when an upload was not what it
+        claimed and the run is failed instead."""
+        outcomes = self._in_repo(run, batch, outcomes)
+        written = self._commit(run, batch, outcomes)
+        if self.uploads is not None:
+            self.uploads.discard(
+                (str(run.repo_id), image.content_hash)
+                for o in outcomes if not o.waiting for image in o.received if image.checked
+            )
+        return written
+
+    def _in_repo(
+        self, run: Run, batch: list[Row], outcomes: list[DiffOutcome]
+    ) -> list[DiffOutcome]:
+        """Outcomes that used a blob because their upload had gone stand only if the repo
+        holds that hash (another job of the repo verified the upload and committed its row
+        before deleting it); otherwise the upload really is gone, and another tenant's blob
+        with the same hash must not become this repo's image."""
+        borrowed = {i.content_hash for o in outcomes for i in o.received if not i.checked}
+        if not borrowed:
+            return outcomes
+        held = runs.held_hashes(self.store, str(run.repo_id), borrowed)
+        identifiers = {str(r["id"]): str(r["identifier"]) for r in batch}
+        kept: list[DiffOutcome] = []
+        for o in outcomes:
+            missing = [i.content_hash for i in o.received if not i.checked and i.content_hash not in held]
+            if missing and o.rejected is None:
+                o = DiffOutcome(
+                    o.snapshot_id, SnapshotResult.CHANGED,
+                    rejected=(identifiers[o.snapshot_id], missing[0], GONE),
+                )
+            kept.append(o)
+        return kept
+
+    def _commit(
+        self, run: Run, batch: list[Row], outcomes: list[DiffOutcome]
+    ) -> int | None:
+        """:meth:`_write`'s transaction: an outcome that is ``waiting`` stays queued with its
+        reason."""
         repo_id = str(run.repo_id)
         stamp = now()
         by_id = {str(r["id"]): r for r in batch}
-        received = [image for o in outcomes for image in o.received]
+        received = [image for o in outcomes if not o.waiting for image in o.received]
         rejected = [o.rejected for o in outcomes if o.rejected is not None]
         waiting = [o for o in outcomes if o.waiting]
         settled = [o for o in outcomes if not o.waiting and not o.classified]

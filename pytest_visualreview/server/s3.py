@@ -45,7 +45,7 @@ from .blobs import CHUNK, relative_path
 from .errors import Unreachable
 from .storage import StorageError
 
-_CLIENTS: dict[str | None, Any] = {}
+_CLIENTS: dict[tuple[str | None, str | None], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 #: Transient failures of a presigned GET or PUT: retried with backoff, like boto3's standard mode.
 RETRIES = urllib3.Retry(
@@ -74,22 +74,32 @@ def _http_for(url: str) -> urllib3.PoolManager:
     return urllib3.PoolManager(**options)
 
 
+#: The key whose signed URL says how boto3 addresses the bucket, and that start-up GETs (404).
+PROBE_KEY = "visualreview-address-probe"
+
+
 class _ObjectSigner:
     """Signed GET/PUT URLs for one bucket's objects, without boto3's per-call machinery."""
-
-    _PROBE = "visualreview-address-probe"
 
     def __init__(self, bucket: S3Bucket) -> None:
         from botocore.auth import S3SigV4QueryAuth
         from botocore.awsrequest import AWSRequest
 
         client = bucket.client
+        # Sign for the region the bucket is in, which boto3's own calls find by following
+        # S3's redirects and a signed URL cannot: on AWS, ask the bucket and address it through
+        # a client of its region (a custom endpoint is one place, whatever it calls itself).
+        if bucket.endpoint_url is None:
+            head = client.head_bucket(Bucket=bucket.name)["ResponseMetadata"]["HTTPHeaders"]
+            region = head.get("x-amz-bucket-region")
+            if region and region != client.meta.region_name:
+                client = s3_client(None, region)
         probe = client.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket.name, "Key": self._PROBE}
+            "get_object", Params={"Bucket": bucket.name, "Key": PROBE_KEY}
         ).split("?", 1)[0]
-        if not probe.endswith("/" + self._PROBE):
+        if not probe.endswith("/" + PROBE_KEY):
             raise StorageError(f"cannot address objects of bucket {bucket.name!r}: {probe[:120]}")
-        self.base = probe[: -len(self._PROBE)]  # ends in "/": what a key is appended to
+        self.base = probe[: -len(PROBE_KEY)]  # ends in "/": what a key is appended to
         parts = urlsplit(self.base)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.http = _http_for(self.base)
@@ -118,13 +128,14 @@ class _ObjectSigner:
         return self.pool.urlopen(method, url[len(self.origin):], **kwargs)
 
     def url(self, method: str, key: str) -> str:
-        """The signed URL of ``method`` on object ``key``."""
+        """The signed URL of ``method`` on object ``key``; credentials that cannot be refreshed
+        now (an instance role's metadata service not answering) are :class:`Unreachable`."""
         request = self._request(method=method, url=self.base + quote(key, safe="/~"))
-        auth = self._auth(
-            self.credentials.get_frozen_credentials(), "s3", self.region,
-            expires=PRESIGNED_SECONDS,
-        )
-        auth.add_auth(request)
+        try:
+            frozen = self.credentials.get_frozen_credentials()
+        except Exception as exc:
+            raise Unreachable(f"object storage credentials could not be refreshed: {exc}") from None
+        self._auth(frozen, "s3", self.region, expires=PRESIGNED_SECONDS).add_auth(request)
         return str(request.url)
 
 
@@ -162,10 +173,11 @@ def failed(what: str, exc: Exception) -> OSError:
     return S3Error(detail)
 
 
-def s3_client(endpoint_url: str | None) -> Any:
-    """This process's boto3 S3 client for ``endpoint_url`` (``None``: AWS)."""
+def s3_client(endpoint_url: str | None, region: str | None = None) -> Any:
+    """This process's boto3 S3 client for ``endpoint_url`` (``None``: AWS) in ``region``
+    (``None``: boto3's default, from ``AWS_DEFAULT_REGION`` or the profile)."""
     with _CLIENTS_LOCK:
-        client = _CLIENTS.get(endpoint_url)
+        client = _CLIENTS.get((endpoint_url, region))
         if client is None:
             try:
                 import boto3
@@ -184,8 +196,10 @@ def s3_client(endpoint_url: str | None) -> Any:
                 retries={"mode": "standard", "max_attempts": 5},
                 max_pool_connections=32,
             )
-            client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
-            _CLIENTS[endpoint_url] = client
+            client = boto3.session.Session().client(
+                "s3", endpoint_url=endpoint_url, region_name=region, config=config
+            )
+            _CLIENTS[(endpoint_url, region)] = client
         return client
 
 
@@ -324,7 +338,9 @@ def check_reachable(bucket: S3Bucket) -> None:
     are no credentials to sign with); the object signer is made now, not in the first diff."""
     try:
         bucket.client.head_bucket(Bucket=bucket.name)
-        _signer(bucket)
+        # A signed object request as the diff workers make them: 404 for a key that is not
+        # there; a 400 or 403 means a region, clock or policy the workers would fail on.
+        bucket.read(bucket.key(PROBE_KEY), 0)
     except Exception as exc:
         where = f" at {bucket.endpoint_url}" if bucket.endpoint_url else ""
         raise StorageError(

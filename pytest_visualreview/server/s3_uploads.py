@@ -19,8 +19,11 @@ trusted until the diff worker has checked it, as PostHog re-hashes in its diff t
 - every snapshot whose current image arrived that way is queued for the worker, diffed or not,
   and the worker (:mod:`.processing`) reads the object, decodes it with the one guard and checks
   its RGBA BLAKE3 (:func:`.ingest.decode_checked`) with the same decode it diffs, stores the
-  verified bytes under ``blobs/`` and only then lets the coordinator write the artifact row; the
-  verified upload objects are deleted in one request per chunk (:meth:`S3Uploads.discard`);
+  verified bytes under ``blobs/`` and only then lets the coordinator write the artifact row;
+  once the rows are committed, the verified upload objects are deleted, one request per batch
+  (:meth:`S3Uploads.discard`); a snapshot whose upload could not be read or checked waits
+  (stays queued) instead of getting a result, so a run completes only with every image
+  verified;
 - an object that does not match fails the run, with a message naming the snapshots and both
   hashes (:func:`integrity_failure`).
 

@@ -1,9 +1,10 @@
 """The wheel is the product: build it once, install it (not editable) into fresh virtualenvs the way
 a user would, and run a small suite through `pytest`, `--visual-review`, `--approve` and a clean rerun.
 
-Three installs: (1) core dependencies only (no pytest-xdist, no server extra); (2) beside syrupy and
-pytest-xdist; (3) with pytest-html. Each venv holds only what its user would install: (1) is made
-with `pip install <wheel>` into an empty venv; (2) and (3) are copies of (1) plus their packages, because unpacking the core dependencies (Playwright's driver, numpy)
+Four installs: (1) core dependencies only (no pytest-xdist, no server extra); (2) beside syrupy and
+pytest-xdist; (3) with pytest-html; (4) with the server extras, running the PostgreSQL + S3
+deployment that docs/server.md describes. Each venv holds only what its user would install: (1) is made
+with `pip install <wheel>` into an empty venv; (2), (3) and (4) are copies of (1) plus their packages, because unpacking the core dependencies (Playwright's driver, numpy)
 is most of an install's time and gives the same files every time. pip's cache keeps downloads to
 the first run. The report each install writes is opened in real Chromium (the viewer's CSS/JS are
 package data, so a wheel missing them shows up here).
@@ -22,6 +23,9 @@ import pytest
 from playwright.sync_api import Page
 
 from pytest_visualreview.cli import SERVER_EXTRA_MISSING
+
+from .server.postgres import Postgres
+from .server.s3_server import CREDENTIALS, MotoS3
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 
@@ -243,3 +247,64 @@ def test_with_pytest_html(core_venv: Path, tmp_path: Path, page: Page) -> None:
     _report_opens_with_its_viewer(page, project)
     html = (project / "html" / "index.html").read_text(encoding="utf-8")
     assert "swatch: expected" in html and "swatch: diff" in html  # images attached to pytest-html
+
+
+def test_the_wheel_with_its_server_extras_runs_the_multi_machine_deployment(
+    wheel: Path, core_venv: Path, tmp_path: Path, postgres: Postgres, moto_s3: MotoS3
+) -> None:
+    """`pip install '<wheel>[server,postgres,s3]'`, then docs/server.md's deployment from the
+    installed package: admin commands, an API-only `serve --no-worker` and a `worker` on
+    PostgreSQL + the bucket (configured by environment, as the docs show), and the plugin from the
+    same install sending a run to it: images straight to the bucket, verified by the worker."""
+    from .server.live_server import free_port
+
+    python = _venv(core_venv, tmp_path / "venv", f"{wheel}[server,postgres,s3]")
+    # `python -m`: the venv is a copy, whose console scripts still name the original's python.
+    visualreview = [str(python), "-m", "pytest_visualreview.cli"]
+    prefix = moto_s3.new_prefix()
+    env = {
+        **_clean_env(), **CREDENTIALS,
+        "VISUALREVIEW_DATABASE_URL": postgres.new_database("wheel"),
+        "VISUALREVIEW_BLOB_URL": f"s3://{moto_s3.bucket}/{prefix}",
+        "AWS_ENDPOINT_URL": moto_s3.endpoint,
+    }
+
+    def admin(*args: str) -> str:
+        result = subprocess.run([*visualreview, *args], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=120, check=False)
+        return _ok(result, f"visualreview {' '.join(args)}").strip()
+
+    token = admin("token", "create", "--scope", "visual_review:write")
+    repo = admin("repo", "create", "acme/wheel")
+    port = free_port()
+    logs = [open(tmp_path / f"{name}.log", "w") for name in ("api", "worker")]  # noqa: SIM115
+    processes = [
+        subprocess.Popen([*visualreview, "serve", "--no-worker", "--host", "127.0.0.1", "--port",
+                          str(port)], cwd=tmp_path, env=env, stdout=logs[0], stderr=subprocess.STDOUT),
+        subprocess.Popen([*visualreview, "worker"], cwd=tmp_path, env=env, stdout=logs[1],
+                         stderr=subprocess.STDOUT),
+    ]
+    try:
+        project = _project(tmp_path / "project", {
+            "test_image.py": IMAGE_TEST.format(fixture="snapshot"), "test_page.py": PAGE_TEST,
+        })
+        sent = subprocess.run(
+            [python, "-m", "pytest", "-p", "no:cacheprovider", "--visual-review",
+             "--visual-review-url", f"http://127.0.0.1:{port}", "--visual-review-project", "1",
+             "--visual-review-repo", repo, "--visual-review-branch", "main",
+             "--visual-review-commit", "c0ffee"],
+            cwd=project, env={**env, "VISUAL_REVIEW_TOKEN": token}, capture_output=True,
+            text=True, timeout=300, check=False,
+        )
+        out = sent.stdout + sent.stderr
+        assert "review server: run " in out and ": 0 changed, 2 new, 0 removed" in out, out
+        assert "uploaded 2 images" in out, out
+        keys = moto_s3.keys(prefix)
+        assert len([k for k in keys if "/blobs/" in k]) == 2, keys  # verified by the worker
+        assert not [k for k in keys if "/uploads/" in k], "verified uploads are removed"
+    finally:
+        for process in processes:
+            process.terminate()
+        for process, log in zip(processes, logs, strict=True):
+            process.wait(30)
+            log.close()

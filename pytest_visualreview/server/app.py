@@ -37,6 +37,7 @@ from .expiry import DEFAULT_HOURS, PendingExpiry
 from .jobs import Worker
 from .limits import BodyGate, BodyLimit, Gate
 from .processing import PostHogRuns
+from .s3 import S3Error
 from .storage import StorageConfig, as_config, open_store
 from .store import DatabaseError, Store
 
@@ -200,6 +201,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             log.warning("%s on %s %s", exc, request.method, request.url.path)
             busy = Unavailable(f"{exc}; nothing was changed, retry in a moment")
             return JSONResponse(busy.to_json(), status_code=busy.status)
+        if isinstance(exc, S3Error):  # the store answered, and refused: the deployment's to fix
+            log.error("%s on %s %s", exc, request.method, request.url.path)
+            refused = Unavailable(
+                f"object storage refused the request ({exc}); nothing was changed: the server's "
+                "bucket or its credentials need fixing", code="storage_refused",
+            )
+            return JSONResponse(refused.to_json(), status_code=refused.status)
         if not is_disk_full(exc):
             raise exc
         log.error("disk full on %s %s: %s", request.method, request.url.path, exc)

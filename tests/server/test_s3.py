@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -241,3 +242,28 @@ def test_object_reads_and_writes_go_through_the_environments_proxy_like_boto3(
         assert len(proxy.requests) == 3, "NO_PROXY hosts are reached directly"
     finally:
         proxy.stop()
+
+
+def test_a_bucket_that_is_gone_is_a_503_that_names_it_not_a_500(
+    moto_s3: MotoS3, postgres: Any, tmp_path: Path
+) -> None:
+    doomed = MotoS3(moto_s3.endpoint, moto_s3.process, "vr-doomed")
+    moto_s3.client.create_bucket(Bucket=doomed.bucket)
+    live = LiveServer.start(tmp_path / "data", database_url=postgres.new_database(), s3=doomed)
+    try:
+        client = Client(live.api(), live.token(), live.repo("acme/doomed"))
+        image = page(12)
+        created = client.create_run([item("home", image)])
+        client.upload(created["uploads"], {image.hash: image})
+        for key in moto_s3.client.list_objects_v2(Bucket=doomed.bucket).get("Contents", []):
+            moto_s3.client.delete_object(Bucket=doomed.bucket, Key=key["Key"])
+        moto_s3.client.delete_bucket(Bucket=doomed.bucket)  # removed under the running server
+
+        refused = client.post(f"runs/{created['run_id']}/complete/")
+        assert refused.status_code == 503, refused.text
+        body = refused.json()
+        assert body["code"] == "storage_refused"
+        assert "object storage refused the request" in body["detail"] and "NoSuchBucket" in body["detail"]
+        assert client.get(f"runs/{created['run_id']}/").json()["status"] == "pending"
+    finally:
+        live.stop()

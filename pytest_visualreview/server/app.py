@@ -199,7 +199,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def storage_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, Unreachable):
             log.warning("%s on %s %s", exc, request.method, request.url.path)
-            busy = Unavailable(f"{exc}; nothing was changed, retry in a moment")
+            busy = Unavailable(
+                f"{exc}; nothing was changed, retry in a moment", code="storage_unavailable"
+            )
             return JSONResponse(busy.to_json(), status_code=busy.status)
         if isinstance(exc, S3Error):  # the store answered, and refused: the deployment's to fix
             log.error("%s on %s %s", exc, request.method, request.url.path)

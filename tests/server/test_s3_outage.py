@@ -95,6 +95,7 @@ def test_a_bucket_outage_is_a_503_then_waiting_diffs_then_the_right_verdicts(
     refused = client.post(f"runs/{run_id}/complete/")
     assert refused.status_code == 503, refused.text
     detail = refused.json()["detail"]
+    assert refused.json()["code"] == "storage_unavailable"
     assert "object storage did not answer" in detail and "retry" in detail
     assert client.get(f"runs/{run_id}/").json()["status"] == "pending", "nothing changed"
 

@@ -46,6 +46,13 @@ class KeyMismatch(ValueError):
     def actual(self) -> str:
         return str(self.args[0])
 
+    def describe(self, claimed: str) -> str:
+        """The one wording of a lying pixel key, for the upload endpoint and the worker."""
+        return (
+            f"claimed {claimed[:12]}… but image hashes to {self.actual[:12]}… "
+            "(BLAKE3 of RGBA pixels)"
+        )
+
 
 @dataclass(frozen=True)
 class Checked:

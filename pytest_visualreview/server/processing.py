@@ -334,10 +334,7 @@ def _load(
         try:
             rgba = verify_pixels(data, key, name=name)
         except KeyMismatch as exc:
-            problem = (
-                f"claimed {key[:12]}… but the image hashes to {exc.actual[:12]}… "
-                "(BLAKE3 of RGBA pixels)"
-            )
+            problem = exc.describe(key)
         except ImageError as exc:
             problem = str(exc)
         else:
@@ -549,12 +546,7 @@ class PostHogRuns:
                  for i in received],
             )
             if rejected:
-                conn.execute(  # once, whichever slice finds a lie first
-                    "UPDATE runs SET status = 'failed', error_message = ?, completed_at = ?"
-                    " WHERE id = ? AND status = 'processing'",
-                    (integrity_failure(rejected), stamp, run.id),
-                )
-                runs.recount(conn, str(run.id))
+                runs.fail_run(conn, str(run.id), integrity_failure(rejected))
                 return None
             conn.executemany(
                 "UPDATE run_snapshots SET needs_diff = 0 WHERE id = ? AND needs_diff = 1",

@@ -18,7 +18,7 @@ trusted until the diff worker has checked it, as PostHog re-hashes in its diff t
   once, as in the embedded mode (a missing baseline image only means no diff image);
 - every snapshot whose current image arrived that way is queued for the worker, diffed or not,
   and the worker (:mod:`.processing`) reads the object, decodes it with the one guard and checks
-  its RGBA BLAKE3 (:func:`.ingest.decode_checked`) with the same decode it diffs, stores the
+  its RGBA BLAKE3 (:func:`.ingest.verify_pixels`) with the same decode it diffs, stores the
   verified bytes under ``blobs/`` and only then lets the coordinator write the artifact row;
   once the rows are committed, the verified upload objects are deleted, one request per batch
   (:meth:`S3Uploads.discard`); a snapshot whose upload could not be read or checked waits

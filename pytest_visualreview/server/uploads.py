@@ -221,8 +221,7 @@ def ingest_png(
         raise Invalid(str(exc), code="invalid_image", attr="file") from None
     except ingest.KeyMismatch as exc:
         raise Invalid(
-            f"Upload integrity check failed: claimed {claimed_hash[:12]}… but image hashes to "
-            f"{exc.actual[:12]}… (BLAKE3 of RGBA pixels)",
+            f"Upload integrity check failed: {exc.describe(claimed_hash)}",
             code="hash_mismatch",
             attr="file",
         ) from None

@@ -7,6 +7,7 @@ see exactly what goes over HTTP.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,13 +132,19 @@ class Client:
 
     def wait(self, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
         """Poll until the run is completed or failed."""
+        return self.poll(run_id, lambda run: run["status"] in ("completed", "failed"), timeout)
+
+    def poll(
+        self, run_id: str, done: Callable[[dict[str, Any]], Any], timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Poll the run's JSON until ``done(run)``."""
         deadline = time.monotonic() + timeout
         while True:
-            run = self.get(f"runs/{run_id}/").json()
-            if run["status"] in ("completed", "failed"):
-                return dict(run)
+            run = dict(self.get(f"runs/{run_id}/").json())
+            if done(run):
+                return run
             if time.monotonic() > deadline:
-                raise AssertionError(f"run {run_id} still {run['status']} after {timeout}s")
+                raise AssertionError(f"run {run_id} never got there after {timeout}s: {run}")
             time.sleep(0.05)
 
     def submit(

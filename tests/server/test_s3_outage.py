@@ -11,7 +11,6 @@ PostgreSQL + S3, each reaching the bucket through a TCP link the test can cut):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,18 +66,6 @@ def deployment(tmp_path: Path, postgres: Any, moto_s3: MotoS3) -> Iterator[Deplo
         print(worker_log.read_text()[-3000:])
 
 
-def run_until(client: Client, run_id: str, done: Any, timeout: float = 60.0) -> dict[str, Any]:
-    """Poll the run until ``done(run)``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        run = dict(client.get(f"runs/{run_id}/").json())
-        if done(run):
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run never got there: {run}")
-        time.sleep(0.2)
-
-
 def test_a_bucket_outage_is_a_503_then_waiting_diffs_then_the_right_verdicts(
     deployment: Deployment,
 ) -> None:
@@ -102,13 +89,13 @@ def test_a_bucket_outage_is_a_503_then_waiting_diffs_then_the_right_verdicts(
     deployment.api_link.restore()
     deployment.worker_link.cut()  # now the worker loses it: the run's two image jobs wait
     assert client.complete(run_id)["status"] == "processing"
-    waiting = run_until(client, run_id, lambda r: r["waiting_reason"])
+    waiting = client.poll(run_id, lambda r: r["waiting_reason"])
     assert waiting["status"] == "processing", "no verdict while the images are out of reach"
     assert waiting["diffs_waiting"] == 2
     assert "object storage did not answer" in waiting["waiting_reason"]
 
     deployment.worker_link.restore()
-    done = run_until(client, run_id, lambda r: r["status"] != "processing", timeout=90)
+    done = client.poll(run_id, lambda r: r["status"] != "processing", timeout=90)
     assert done["status"] == "completed", done
     summary = done["summary"]
     assert (summary["changed"], summary["new"], summary["unchanged"]) == (1, 1, 1)
@@ -130,13 +117,13 @@ def test_an_upload_the_store_will_not_hand_out_waits_instead_of_completing(
     s3.put_object(Bucket=deployment.moto.bucket, Key=key, Body=image.png, StorageClass="GLACIER")
 
     client.complete(created["run_id"])
-    waiting = run_until(client, created["run_id"], lambda r: r["waiting_reason"])
+    waiting = client.poll(created["run_id"], lambda r: r["waiting_reason"])
     assert waiting["status"] == "processing", waiting
     assert "could not be checked" in waiting["waiting_reason"]
     assert "403" in waiting["waiting_reason"]
 
     s3.put_object(Bucket=deployment.moto.bucket, Key=key, Body=image.png)  # thawed
-    done = run_until(client, created["run_id"], lambda r: r["status"] != "processing", timeout=90)
+    done = client.poll(created["run_id"], lambda r: r["status"] != "processing", timeout=90)
     assert done["status"] == "completed" and done["summary"]["new"] == 1, done
     assert client.snapshots(created["run_id"])["home"]["current_artifact"] is not None
 
@@ -154,12 +141,12 @@ def test_a_vanished_upload_is_not_replaced_by_another_repos_blob(
     client.upload(created["uploads"], {image.hash: image})
     deployment.worker_link.cut()  # the worker cannot take the run yet
     assert client.complete(created["run_id"])["status"] == "processing"
-    run_until(client, created["run_id"], lambda r: r["waiting_reason"])
+    client.poll(created["run_id"], lambda r: r["waiting_reason"])
     key = deployment.upload_key(client, image)
     deployment.moto.client.delete_object(Bucket=deployment.moto.bucket, Key=key)  # expired
     deployment.worker_link.restore()
 
-    done = run_until(client, created["run_id"], lambda r: r["status"] != "processing", timeout=90)
+    done = client.poll(created["run_id"], lambda r: r["status"] != "processing", timeout=90)
     assert done["status"] == "failed", done
     assert "gone from the bucket" in done["error_message"]
     held = deployment.api.store.query(

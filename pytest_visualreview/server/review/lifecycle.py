@@ -343,14 +343,15 @@ def finish_processing(conn: Connection, run_id: str) -> None:
     accepted.on_completed(conn, run_id)
     recount(conn, run_id)
 
-def fail_run(store: Store, run_id: str, message: str) -> None:
-    """Mark a run failed with ``message`` (used by the worker when processing cannot go on)."""
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE runs SET status = 'failed', error_message = ?, completed_at = ? WHERE id = ?",
-            (message, now(), run_id),
-        )
-        recount(conn, run_id)
+def fail_run(conn: Connection, run_id: str, message: str) -> None:
+    """Mark a ``processing`` run failed with ``message`` (the worker, when an upload lies), in
+    the caller's transaction; once, whichever worker slice gets there first."""
+    conn.execute(
+        "UPDATE runs SET status = 'failed', error_message = ?, completed_at = ?"
+        " WHERE id = ? AND status = 'processing'",
+        (message, now(), run_id),
+    )
+    recount(conn, run_id)
 
 def recount(conn: Connection, run_id: str) -> dict[str, int]:
     """Recompute the denormalised summary counts (quarantined snapshots are not counted)."""
